@@ -1,0 +1,22 @@
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * redis:// and rediss:// connect directly; redis-sentinel://host:port,host:port/name and
+ * redis-cluster://host:port,host:port use Sentinel and Cluster.
+ */
+export function createRedis(url: string, options: RedisOptions = {}): RedisClient {
+  const parsed = new URL(url);
+  const hosts = parsed.host.split(',').map((entry) => {
+    const [host, port] = entry.split(':');
+    return { host: host!, port: Number(port || 6379) };
+  });
+  const auth = { username: decodeURIComponent(parsed.username) || undefined, password: decodeURIComponent(parsed.password) || undefined };
+  const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: false, ...options };
+  if (parsed.protocol === 'redis-cluster:') return new Cluster(hosts, { redisOptions: { ...base, ...auth } });
+  if (parsed.protocol === 'redis-sentinel:') {
+    return new Redis({ ...base, ...auth, sentinels: hosts, name: parsed.pathname.slice(1) || 'mymaster' });
+  }
+  return new Redis(url, base);
+}

@@ -1,0 +1,20 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../helpers/test-database.js';
+
+describe('migrated schema', () => {
+  let client: pg.Client;
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: (await createTestDatabase()).url });
+    await client.connect();
+  });
+  afterAll(() => client.end());
+
+  it('has every core table and records the migration', async () => {
+    const { rows } = await client.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
+    expect(rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(
+      ['accounts', 'account_roles', 'audit_events', 'clients', 'oidc_model_instances', 'roles', 'schema_migrations', 'signing_keys']));
+    const migrations = await client.query(`SELECT name FROM schema_migrations`);
+    expect(migrations.rows).toEqual([{ name: 'Initial1795000000000' }]);
+  });
+});
