@@ -1,0 +1,37 @@
+import type { EntityManager } from 'typeorm';
+import { ConflictError } from '../errors/app-error.js';
+import { AccountEntity, type Account } from './account.entity.js';
+
+export type NewAccount = Pick<Account, 'email' | 'emailVerified' | 'passwordHash' | 'name'>;
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
+}
+
+/** Accounts by id and by case-insensitive email. */
+export function createAccountRepository(manager: EntityManager) {
+  const repo = manager.getRepository(AccountEntity);
+  return {
+    findById: (id: string) => repo.findOneBy({ id }),
+    findByEmail: (email: string) =>
+      repo.createQueryBuilder('a').where('lower(a.email) = lower(:email)', { email }).getOne(),
+    async insert(account: NewAccount): Promise<Account> {
+      try {
+        return await repo.save(repo.create(account));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError('email_taken', 'an account with this email exists');
+        throw error;
+      }
+    },
+    async update(id: string, changes: Partial<Omit<Account, 'id' | 'createdAt'>>): Promise<void> {
+      await repo.update({ id }, changes);
+    },
+    list: (limit: number, afterEmail?: string) => {
+      const query = repo.createQueryBuilder('a').orderBy('lower(a.email)').limit(limit);
+      if (afterEmail) query.where('lower(a.email) > lower(:afterEmail)', { afterEmail });
+      return query.getMany();
+    },
+  };
+}
+
+export type AccountRepository = ReturnType<typeof createAccountRepository>;

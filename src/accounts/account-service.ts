@@ -1,0 +1,91 @@
+import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.js';
+import type { Database } from '../infra/unit-of-work.js';
+import type { Repositories } from '../repositories.js';
+import type { Account } from './account.entity.js';
+import type { PasswordHasher } from './password-hasher.js';
+
+export interface RequestContext { ip?: string; userAgent?: string; clientId?: string }
+
+export interface NewAccountInput { email: string; password: string; name?: string; verified?: boolean; roles?: string[] }
+
+export type AccountView = Omit<Account, 'passwordHash'> & { roles: string[] };
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Account lifecycle and password sign-in. */
+export function createAccountService({ db, hasher }: { db: Database<Repositories>; hasher: PasswordHasher }) {
+  async function view(repos: Repositories, account: Account): Promise<AccountView> {
+    const { passwordHash: _hidden, ...rest } = account;
+    return { ...rest, roles: await repos.roles.namesForAccount(account.id) };
+  }
+
+  return {
+    async create(input: NewAccountInput, actor: string): Promise<AccountView> {
+      const email = input.email.trim();
+      if (!emailPattern.test(email)) throw new BadRequestError('invalid_email', `not an email address: ${email}`);
+      if (!input.password) throw new BadRequestError('invalid_password', 'a password is required');
+      const passwordHash = await hasher.hash(input.password);
+      return db.transaction(async (repos) => {
+        const account = await repos.accounts.insert({ email, emailVerified: input.verified ?? false, passwordHash, name: input.name?.trim() || null });
+        for (const roleName of input.roles ?? []) {
+          const role = await repos.roles.ensure(roleName);
+          await repos.roles.assign(account.id, role.id);
+          await repos.audit.append({ type: 'role.assigned', actor, accountId: account.id, details: { role: roleName } });
+        }
+        await repos.audit.append({ type: 'account.created', actor, accountId: account.id, details: { email, verified: account.emailVerified } });
+        return view(repos, account);
+      });
+    },
+
+    async show(idOrEmail: string): Promise<AccountView> {
+      const account = idOrEmail.includes('@') ? await db.repos.accounts.findByEmail(idOrEmail)
+        : uuidPattern.test(idOrEmail) ? await db.repos.accounts.findById(idOrEmail) : null;
+      assertThat(account, new NotFoundError('account_not_found', `no account ${idOrEmail}`));
+      return view(db.repos, account);
+    },
+
+    async list(limit = 100, after?: string): Promise<AccountView[]> {
+      const accounts = await db.repos.accounts.list(limit, after);
+      return Promise.all(accounts.map((account) => view(db.repos, account)));
+    },
+
+    /** Disabling stops sign-in and makes findAccount fail, so its tokens stop working too. */
+    async setDisabled(idOrEmail: string, disabled: boolean, actor: string): Promise<AccountView> {
+      return db.transaction(async (repos) => {
+        const account = idOrEmail.includes('@') ? await repos.accounts.findByEmail(idOrEmail)
+          : uuidPattern.test(idOrEmail) ? await repos.accounts.findById(idOrEmail) : null;
+        assertThat(account, new NotFoundError('account_not_found', `no account ${idOrEmail}`));
+        const disabledAt = disabled ? account.disabledAt ?? new Date() : null;
+        await repos.accounts.update(account.id, { disabledAt });
+        await repos.audit.append({ type: disabled ? 'account.disabled' : 'account.enabled', actor, accountId: account.id });
+        return view(repos, { ...account, disabledAt });
+      });
+    },
+
+    findById: (id: string) => db.repos.accounts.findById(id),
+    rolesOf: (id: string) => db.repos.roles.namesForAccount(id),
+
+    /**
+     * The account when email and password match and it is enabled, else undefined. Unknown
+     * emails still cost one argon2 verification so timing doesn't reveal which accounts exist.
+     */
+    async authenticate(email: string, password: string, context: RequestContext): Promise<Account | undefined> {
+      const account = await db.repos.accounts.findByEmail(email.trim());
+      const matches = await hasher.verify(account?.passwordHash, password);
+      const ok = matches && account !== null && account.disabledAt === null;
+      await db.repos.audit.append({
+        type: ok ? 'login.succeeded' : 'login.failed', actor: ok ? `account:${account.id}` : 'anonymous',
+        accountId: account?.id, clientId: context.clientId, ip: context.ip, userAgent: context.userAgent,
+        details: ok ? { method: 'pwd' } : { reason: 'invalid_credentials' },
+      });
+      if (!ok) return undefined;
+      if (hasher.needsRehash(account.passwordHash!)) {
+        await db.repos.accounts.update(account.id, { passwordHash: await hasher.hash(password) });
+      }
+      return account;
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

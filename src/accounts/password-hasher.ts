@@ -1,0 +1,32 @@
+import argon2, { type HashOptions } from 'argon2';
+
+export interface Argon2Parameters { memoryCost: number; timeCost: number; parallelism: number }
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** True when `password` matches; `hash` undefined still spends a full verification (no timing oracle). */
+  verify(hash: string | null | undefined, password: string): Promise<boolean>;
+  needsRehash(hash: string): boolean;
+}
+
+/** argon2id at the configured parameters (OWASP: 19 MiB, t=2, p=1). */
+export function createPasswordHasher(params: Argon2Parameters): PasswordHasher {
+  const options: HashOptions & { raw?: false } = { type: argon2.argon2id, memoryCost: params.memoryCost, timeCost: params.timeCost, parallelism: params.parallelism };
+  // A real hash of a random password: verifying against it costs what a real account costs.
+  const dummyHash = argon2.hash(`dummy-${Math.random()}`, options);
+  return {
+    hash: (password) => argon2.hash(password, options),
+    async verify(hash, password) {
+      if (!hash) {
+        await argon2.verify(await dummyHash, password);
+        return false;
+      }
+      try {
+        return await argon2.verify(hash, password);
+      } catch {
+        return false;
+      }
+    },
+    needsRehash: (hash) => argon2.needsRehash(hash, options),
+  };
+}

@@ -1,0 +1,109 @@
+import { eventContent, GENESIS_PREV_HASH, hashEvent, type AuditEvent, type AuditEventInput } from './audit-chain.js';
+import type { AuditRepository } from './audit-repository.js';
+
+export type { AuditEvent, AuditEventInput };
+
+/** The event types recorded so far; features add theirs here so names stay stable for readers. */
+export const AuditEventType = {
+  clientCreated: 'client.created',
+  clientUpdated: 'client.updated',
+  clientDeleted: 'client.deleted',
+  clientSecretRotated: 'client.secret_rotated',
+  keyCreated: 'key.created',
+  keyRotated: 'key.rotated',
+  keyRetired: 'key.retired',
+  accountCreated: 'account.created',
+  accountDisabled: 'account.disabled',
+  accountEnabled: 'account.enabled',
+  roleAssigned: 'role.assigned',
+  loginSucceeded: 'login.succeeded',
+  loginFailed: 'login.failed',
+} as const;
+export type AuditEventTypeName = (typeof AuditEventType)[keyof typeof AuditEventType];
+
+/**
+ * Why verification stopped: `hash_mismatch` — the row's content (or hash) was changed;
+ * `prev_hash_mismatch` — the row does not follow the one before it (a row was deleted or re-linked).
+ */
+export type AuditVerifyResult =
+  | { ok: true; count: number }
+  | { ok: false; count: number; brokenId: string; reason: 'hash_mismatch' | 'prev_hash_mismatch' };
+
+export interface AuditServiceDeps<M> {
+  /** A repository bound to `manager` (a caller's transaction) or, without one, to the default manager. */
+  repositoryFor: (manager?: M) => AuditRepository;
+  /** Rows per read when verifying or exporting; the table is never loaded whole. */
+  batchSize?: number;
+}
+
+export interface AuditService<M> {
+  /**
+   * Appends an event; pass the caller's transaction manager so the event commits or rolls back
+   * with the change it describes. The chain lock is held until that transaction ends, so record
+   * as the transaction's last step.
+   */
+  record(event: AuditEventInput, manager?: M): Promise<AuditEvent>;
+  /** Walks the whole chain in id order; `count` is how many rows checked out before any break. */
+  verify(): Promise<AuditVerifyResult>;
+  /** Streams events that occurred at or after `since` as JSON lines, in id order; returns the count. */
+  exportSince(since: Date, write: (line: string) => void | Promise<void>): Promise<number>;
+  /** An account's events, newest first; page with the last seen id as `beforeId`. */
+  listForAccount(accountId: string, options: { limit: number; beforeId?: string }): Promise<AuditEvent[]>;
+}
+
+/** One export line: the stored row, occurredAt as an ISO string, hashes included for re-verification. */
+export function toExportLine(event: AuditEvent): string {
+  return JSON.stringify({ ...event, occurredAt: event.occurredAt.toISOString() });
+}
+
+/** The audit service; `M` is whatever transaction handle `repositoryFor` accepts (an EntityManager). */
+export function createAuditService<M>(deps: AuditServiceDeps<M>): AuditService<M> {
+  const batchSize = deps.batchSize ?? 500;
+
+  return {
+    record(event, manager) {
+      return deps.repositoryFor(manager).append(event);
+    },
+
+    async verify() {
+      const repository = deps.repositoryFor();
+      let expectedPrev = GENESIS_PREV_HASH;
+      let afterId = '0';
+      let count = 0;
+      for (;;) {
+        const batch = await repository.readBatch(afterId, batchSize);
+        for (const event of batch) {
+          // Check the link first: after a deletion the survivor's own hash is still valid.
+          if (event.prevHash !== expectedPrev) return { ok: false, count, brokenId: event.id, reason: 'prev_hash_mismatch' };
+          if (hashEvent(event.prevHash, eventContent(event)) !== event.hash) {
+            return { ok: false, count, brokenId: event.id, reason: 'hash_mismatch' };
+          }
+          expectedPrev = event.hash;
+          count += 1;
+        }
+        if (batch.length < batchSize) return { ok: true, count };
+        afterId = batch[batch.length - 1].id;
+      }
+    },
+
+    async exportSince(since, write) {
+      const repository = deps.repositoryFor();
+      const firstId = await repository.firstIdSince(since);
+      if (firstId === null) return 0;
+      // Start the id cursor just before the first match so later batches walk the primary key.
+      let afterId = (BigInt(firstId) - 1n).toString();
+      let count = 0;
+      for (;;) {
+        const batch = await repository.readSince(since, afterId, batchSize);
+        for (const event of batch) await write(toExportLine(event));
+        count += batch.length;
+        if (batch.length < batchSize) return count;
+        afterId = batch[batch.length - 1].id;
+      }
+    },
+
+    listForAccount(accountId, options) {
+      return deps.repositoryFor().listForAccount(accountId, options);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { AccountView } from '../accounts/account-service.js';
+import { print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
+
+const actor = 'cli';
+
+function userJson(account: AccountView) {
+  return {
+    id: account.id, email: account.email, email_verified: account.emailVerified, name: account.name,
+    roles: account.roles, disabled: account.disabledAt !== null, created_at: account.createdAt,
+  };
+}
+
+const describe = (user: ReturnType<typeof userJson>) =>
+  Object.entries(user).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : String(value)}`).join('\n');
+
+export const userCommands: Record<string, CliCommand> = {
+  create: {
+    summary: 'create an account; the password is read from standard input',
+    usage: '--email E --password-stdin [--name N] [--verified] [--role R]...',
+    options: { email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' }, verified: { type: 'boolean' }, role: { type: 'string', multiple: true } },
+    async run(container, values, _positionals, io) {
+      const email = requireString(values, 'email');
+      if (values['password-stdin'] !== true) throw new UsageError('--password-stdin is required: pass the password on standard input, never as an argument');
+      const password = (await io.readStdin()).replace(/\r?\n$/, '');
+      if (!password) throw new UsageError('no password on standard input');
+      const account = await container.accounts.create({
+        email, password, name: typeof values.name === 'string' ? values.name : undefined,
+        verified: values.verified === true, roles: stringList(values, 'role'),
+      }, actor);
+      print(io, userJson(account), describe);
+    },
+  },
+  list: {
+    summary: 'list accounts by email',
+    usage: '[--limit N] [--after EMAIL]',
+    options: { limit: { type: 'string' }, after: { type: 'string' } },
+    async run(container, values, _positionals, io) {
+      const limit = values.limit === undefined ? 100 : Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      const users = (await container.accounts.list(limit, typeof values.after === 'string' ? values.after : undefined)).map(userJson);
+      print(io, users, (all) => all.map((u) => `${u.id}  ${u.email}${u.disabled ? '  (disabled)' : ''}`).join('\n') || 'no accounts');
+    },
+  },
+  show: {
+    summary: 'show an account by id or email',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      print(io, userJson(await container.accounts.show(requirePositional(positionals, 'id|email'))), describe);
+    },
+  },
+  disable: {
+    summary: 'disable an account: no sign-in, its tokens stop working',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      print(io, userJson(await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), true, actor)), describe);
+    },
+  },
+  enable: {
+    summary: 'enable a disabled account',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      print(io, userJson(await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), false, actor)), describe);
+    },
+  },
+};

@@ -1,0 +1,23 @@
+import path from 'node:path';
+import ejs from 'ejs';
+import type { Context } from 'koa';
+import { projectRoot } from '../config/load-config.js';
+
+export const viewsDir = path.join(projectRoot, 'views');
+
+export interface Renderer {
+  /** Renders views/<view>.ejs inside views/_layout.ejs as the response body. */
+  (ctx: Context, view: string, locals?: Record<string, unknown>, status?: number): Promise<void>;
+}
+
+/** EJS pages with one layout; templates are cached outside development. */
+export function createRenderer({ productName, cache }: { productName: string; cache: boolean }): Renderer {
+  return async (ctx, view, locals = {}, status = 200) => {
+    const shared = { productName, nonce: ctx.state.cspNonce as string, csrfToken: ctx.state.csrfToken as string | undefined, title: productName, ...locals };
+    const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), shared, { cache, async: true });
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await ejs.renderFile(path.join(viewsDir, '_layout.ejs'), { ...shared, body }, { cache, async: true });
+  };
+}

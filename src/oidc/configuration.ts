@@ -1,0 +1,87 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { ResolvedConfig } from '../config/schema.js';
+import type { Renderer } from '../http/render.js';
+import { createResourceServers } from './resource-servers.js';
+
+export interface ConfigurationDeps {
+  config: ResolvedConfig;
+  adapter: Configuration['adapter'];
+  findAccount: Configuration['findAccount'];
+  jwks: Configuration['jwks'];
+  render: Renderer;
+}
+
+/** The declarative oidc-provider configuration: production settings only, nothing for development. */
+export function buildConfiguration({ config, adapter, findAccount, jwks, render }: ConfigurationDeps): Configuration {
+  const https = config.issuer.startsWith('https://');
+  const resourceServers = createResourceServers(config.apis, config.keys.algorithm);
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
+
+  return {
+    adapter,
+    findAccount,
+    jwks,
+    clients: [],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    cookies: {
+      keys: config.secrets.cookieKeys,
+      long: cookie,
+      short: cookie,
+      names: https
+        ? { session: '__Host-pcl.session', interaction: '__Secure-pcl.interaction', resume: '__Secure-pcl.resume' }
+        : { session: 'pcl.session', interaction: 'pcl.interaction', resume: 'pcl.resume' },
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: config.keys.algorithm,
+    },
+    extraClientMetadata: {
+      properties: ['first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      // @types/oidc-provider models introspection as a disabled-only feature; the runtime accepts it.
+      introspection: { enabled: true } as never,
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: { enabled: true, ...resourceServers },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          await render(ctx, 'interaction/logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
+        },
+        async postLogoutSuccessSource(ctx) {
+          await render(ctx, 'interaction/logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+        },
+      },
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ttl: {
+      AuthorizationCode: config.ttl.authorizationCode,
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.clientCredentials,
+      IdToken: config.ttl.idToken,
+      RefreshToken: config.ttl.refreshToken,
+      Interaction: config.ttl.interaction,
+      Session: config.ttl.session,
+      Grant: config.ttl.grant,
+    },
+    async renderError(ctx: KoaContextWithOIDC, out, error) {
+      const status = (error as { statusCode?: number }).statusCode ?? 500;
+      await render(ctx, 'error', {
+        title: 'Error', heading: status >= 500 ? 'Something went wrong' : 'This request could not be completed',
+        message: out.error_description ?? out.error, requestId: ctx.state.requestId,
+      }, ctx.status);
+    },
+  };
+}

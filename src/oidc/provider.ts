@@ -1,0 +1,77 @@
+import Provider, { type Configuration } from 'oidc-provider';
+import type { Middleware } from 'koa';
+import type { ResolvedConfig } from '../config/schema.js';
+import type { Renderer } from '../http/render.js';
+import type { Logger } from '../infra/logger.js';
+import type { KeyService } from '../keys/key-service.js';
+import { buildConfiguration } from './configuration.js';
+
+export interface ProviderHostDeps {
+  config: ResolvedConfig;
+  keys: KeyService;
+  adapter: Configuration['adapter'];
+  findAccount: Configuration['findAccount'];
+  render: Renderer;
+  logger: Logger;
+}
+
+/**
+ * Holds the current oidc-provider instance. oidc-provider takes its keys at construction, so a
+ * changed key set (rotation, a next key becoming active) builds a fresh instance; all state lives
+ * in the adapters, so swapping instances loses nothing.
+ */
+export async function createProviderHost(deps: ProviderHostDeps) {
+  const { config, keys, logger } = deps;
+
+  function build(jwks: Configuration['jwks']): Provider {
+    const provider = new Provider(config.issuer, buildConfiguration({ ...deps, jwks }));
+    // X-Forwarded-* reach the provider only from trusted proxies: requestContext strips the rest.
+    provider.proxy = true;
+    // The outer app's request state (id, logger, CSP nonce, client IP) for oidc-provider's own pages.
+    provider.use(async (ctx, next) => {
+      Object.assign(ctx.state, (ctx.req as { outerState?: object }).outerState);
+      await next();
+    });
+    provider.on('server_error', (ctx, error) => {
+      (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider server error');
+    });
+    return provider;
+  }
+
+  let fingerprint = await keys.fingerprint();
+  let provider = build(await keys.privateJwks());
+  let handler = provider.callback();
+
+  /** Re-reads the key set and swaps the provider when it changed. */
+  async function reload(): Promise<boolean> {
+    const next = await keys.fingerprint();
+    if (next === fingerprint) return false;
+    const jwks = await keys.privateJwks();
+    provider = build(jwks);
+    handler = provider.callback();
+    fingerprint = next;
+    logger.info('signing keys changed: provider reloaded');
+    return true;
+  }
+
+  const timer = setInterval(() => {
+    reload().catch((error: unknown) => logger.error({ err: error }, 'signing key reload failed'));
+  }, config.keys.reloadSeconds * 1000);
+  timer.unref();
+
+  /** Hands the request to oidc-provider (its own Koa app). */
+  const middleware: Middleware = async (ctx) => {
+    ctx.respond = false;
+    (ctx.req as { outerState?: object }).outerState = ctx.state;
+    await handler(ctx.req, ctx.res);
+  };
+
+  return {
+    get provider() { return provider; },
+    middleware,
+    reload,
+    stop: () => clearInterval(timer),
+  };
+}
+
+export type ProviderHost = Awaited<ReturnType<typeof createProviderHost>>;

@@ -1,0 +1,27 @@
+import type { EntityManager } from 'typeorm';
+import { createAccountRepository } from './accounts/account-repository.js';
+import { AccountEntity } from './accounts/account.entity.js';
+import { createAuditRepository } from './audit/audit-repository.js';
+import { AuditEventEntity } from './audit/audit-event.entity.js';
+import { createClientRepository } from './clients/client-repository.js';
+import { ClientEntity } from './clients/client.entity.js';
+import { createSigningKeyRepository } from './keys/signing-key-repository.js';
+import { SigningKeyEntity } from './keys/signing-key.entity.js';
+import { createRoleRepository } from './rbac/role-repository.js';
+import { RoleEntity } from './rbac/role.entity.js';
+
+/** Every entity schema TypeORM must know. */
+export const entities = [AccountEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity];
+
+/** The repository set bound to one EntityManager (the pool, or one transaction). */
+export function repositoriesFor(manager: EntityManager) {
+  return {
+    accounts: createAccountRepository(manager),
+    roles: createRoleRepository(manager),
+    clients: createClientRepository(manager),
+    signingKeys: createSigningKeyRepository(manager),
+    audit: createAuditRepository(manager),
+  };
+}
+
+export type Repositories = ReturnType<typeof repositoriesFor>;
