@@ -98,11 +98,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     sources.push(readYaml(env.PORTCULLIS_CONFIG));
   }
   const merged = mergeTrees(...sources, fromEnv(env), options.overrides ?? {});
+  const derivedIssuer = merged.issuer === undefined;
   merged.issuer ??= `http://localhost:${String(merged.port ?? 3000)}`;
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+    // A derived issuer is only wrong when the port is, which is reported already under `port`.
+    const issues = result.error.issues.filter((issue) => !(derivedIssuer && issue.path[0] === 'issuer'));
+    throw new ConfigError(issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
   }
   const config = result.data;
   config.dataDir = path.resolve(config.dataDir);

@@ -14,7 +14,8 @@ export interface ConfigurationDeps {
 /** The declarative oidc-provider configuration: production settings only, nothing for development. */
 export function buildConfiguration({ config, adapter, findAccount, jwks, render }: ConfigurationDeps): Configuration {
   const https = config.issuer.startsWith('https://');
-  const resourceServers = createResourceServers(config.apis, config.keys.algorithm);
+  const scopes = ['openid', 'offline_access', 'email', 'profile'];
+  const resourceServers = createResourceServers(config.apis, config.keys.algorithm, scopes);
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
 
   return {
@@ -22,8 +23,9 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     findAccount,
     jwks,
     clients: [],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    // amr rides on the openid scope so every ID token says how the person signed in (RFC 8176).
+    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
+    scopes,
     responseTypes: ['code'],
     pkce: { required: () => true },
     rotateRefreshToken: true,

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../src/config/load-config.js';
+import { resolveSecrets } from '../../src/config/resolve-secrets.js';
+import { createContainer, type Container } from '../../src/container.js';
+import { createLogger } from '../../src/infra/logger.js';
+import { createServer, type Server } from '../../src/server.js';
+import { createTestDatabase, testRedis } from './test-database.js';
+
+export interface TestServer {
+  issuer: string;
+  container: Container;
+  server: Server;
+  databaseUrl: string;
+  /** The environment a CLI run against this server's database would get. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Config and env for a test database, without a server (CLI and service tests). */
+export async function testEnvironment(overrides: Record<string, unknown> = {}) {
+  const database = await createTestDatabase();
+  const redis = testRedis();
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    DATA_DIR: `/tmp/portcullis-test-data-${process.pid}`,
+    PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
+  };
+  const config = resolveSecrets(loadConfig({ env, overrides }), () => {});
+  return { env, config, databaseUrl: database.url };
+}
+
+/** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
+export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+  const httpServer = http.createServer();
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const { port } = httpServer.address() as AddressInfo;
+  const issuer = `http://localhost:${port}`;
+  const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides });
+  const container = await createContainer(config, createLogger('silent'), { migrate: true });
+  const server = await createServer(container);
+  httpServer.on('request', server.app.callback());
+  return {
+    issuer, container, server, databaseUrl, env,
+    async close() {
+      httpServer.closeAllConnections();
+      await new Promise((resolve) => httpServer.close(resolve));
+      server.stop();
+      await container.close();
+    },
+  };
+}
