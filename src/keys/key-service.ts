@@ -25,9 +25,12 @@ async function generate(alg: SigningAlg): Promise<{ publicJwk: JWK; privateJwk: 
   return { publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey) };
 }
 
-/** Which key signs at `now`: the newest one already active. */
+/**
+ * Which key signs at `now`: the newest one already active and not yet retired. A pending key
+ * overtaken by `rotate --now` is retired at its own activation time, so it never signs.
+ */
 function signingKeyAt(keys: SigningKey[], now: Date): SigningKey | undefined {
-  return keys.find((key) => key.activatesAt <= now);
+  return keys.find((key) => key.activatesAt <= now && (key.retiredAt === null || key.retiredAt > now));
 }
 
 /** Generates, rotates and publishes signing keys; private halves are sealed at rest. */
@@ -49,7 +52,7 @@ export function createKeyService(deps: KeyServiceDeps) {
   }
 
   function status(keys: SigningKey[], key: SigningKey, at: Date): PublishedKey['status'] {
-    if (key.activatesAt > at) return 'next';
+    if (key.activatesAt > at) return key.retiredAt !== null && key.retiredAt <= key.activatesAt ? 'retired' : 'next';
     return signingKeyAt(keys, at)?.kid === key.kid ? 'signing' : 'retired';
   }
 
