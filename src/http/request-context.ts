@@ -32,7 +32,7 @@ export function requestContext(logger: Logger, trustedProxies: string[]): Middle
     try {
       await next();
     } finally {
-      const level = ctx.status >= 500 ? 'error' : 'debug';
+      const level = ctx.status >= 500 ? 'error' : 'info';
       ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started), ip: ctx.state.clientIp }, 'request');
     }
   };

@@ -14,7 +14,11 @@ export function createRedis(url: string, options: RedisOptions = {}): RedisClien
   });
   const auth = { username: decodeURIComponent(parsed.username) || undefined, password: decodeURIComponent(parsed.password) || undefined };
   const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: false, ...options };
-  if (parsed.protocol === 'redis-cluster:') return new Cluster(hosts, { redisOptions: { ...base, ...auth } });
+  if (parsed.protocol === 'redis-cluster:') {
+    // MULTI and scripts span a record, its pointers and its grant list: a hash tag keeps them in one slot.
+    const keyPrefix = base.keyPrefix ? `{${base.keyPrefix}}` : '{pcl}';
+    return new Cluster(hosts, { keyPrefix, redisOptions: { ...base, ...auth, keyPrefix } });
+  }
   if (parsed.protocol === 'redis-sentinel:') {
     return new Redis({ ...base, ...auth, sentinels: hosts, name: parsed.pathname.slice(1) || 'mymaster' });
   }

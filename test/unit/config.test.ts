@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfig, projectRoot } from '../../src/config/load-config.js';
 import { resolveSecrets } from '../../src/config/resolve-secrets.js';
 
@@ -70,12 +71,18 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ env: { DATA_DIR: 'relative/dir' } }).dataDir).toBe(path.resolve('relative/dir'));
   });
 
-  it('reads config/<NODE_ENV>.yaml of the project', () => {
-    // config/test.yaml makes hashing cheap and keys sign at once.
+  it('reads config/<NODE_ENV>.yaml of the project over its defaults', () => {
+    const testYaml = parseYaml(readFileSync(path.join(projectRoot, 'config', 'test.yaml'), 'utf8')) as Record<string, unknown>;
     const config = loadConfig({ env: { NODE_ENV: 'test' } });
-    expect(config.logLevel).toBe('silent');
-    expect(config.argon2.memoryCost).toBe(8192);
-    expect(config.keys.publishLeadSeconds).toBe(0);
+    const leaves = (tree: Record<string, unknown>, prefix: string[] = []): Array<[string[], unknown]> =>
+      Object.entries(tree).flatMap(([key, value]) => (typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? leaves(value as Record<string, unknown>, [...prefix, key]) : [[[...prefix, key], value] as [string[], unknown]]));
+    const settings = leaves(testYaml);
+    expect(settings.length).toBeGreaterThan(0);
+    for (const [keyPath, value] of settings) {
+      expect(keyPath.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config), keyPath.join('.')).toEqual(value);
+    }
+    expect(config.nodeEnv).toBe('test');
     expect(config.keys.algorithm).toBe('RS256'); // still the default: the files merge deeply
   });
 
