@@ -12,6 +12,10 @@ const apiSchema = z.object({
   signingAlg: z.enum(['RS256', 'ES256', 'EdDSA']).optional(),
 });
 
+const limit = z.object({ points: z.number().int().positive(), durationSeconds: seconds });
+
+const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a #rrggbb colour');
+
 /** The one schema for every setting; config/default.yaml holds the defaults. */
 export const configSchema = z.object({
   nodeEnv: z.enum(['development', 'test', 'production']),
@@ -62,10 +66,69 @@ export const configSchema = z.object({
     grant: seconds,
   }),
   apis: z.array(apiSchema),
+  branding: z.object({
+    productName: z.string().min(1).max(60),
+    logoUrl: z.string().regex(/^(https:\/\/|\/static\/)/, 'must be an https URL or a /static/ path').optional(),
+    primaryColor: colour,
+    defaultLocale: z.enum(['en', 'fr']),
+  }),
+  accounts: z.object({
+    registrationEnabled: z.boolean(),
+    /** Default for clients; a client can allow unverified emails (clients.allow_unverified_email). */
+    requireVerifiedEmail: z.boolean(),
+    verificationTtl: seconds,
+    resetTtl: seconds,
+    unlockTtl: seconds,
+    emailChangeTtl: seconds,
+    rememberMeDays: z.number().int().min(1).max(400),
+  }),
+  passwordPolicy: z.object({
+    /** NIST SP 800-63B rev 4: 15 for single-factor accounts. */
+    minLength: z.number().int().min(8),
+    /** Allowed when the account is required to use a second factor. */
+    minLengthWithMfa: z.number().int().min(8),
+    maxLength: z.number().int().min(64, 'NIST requires at least 64 characters to be allowed'),
+    /** zxcvbn score (0–4) a password must reach. */
+    minScore: z.number().int().min(0).max(4),
+    hibp: z.object({
+      enabled: z.boolean(),
+      baseUrl: z.url(),
+      timeoutMs: z.number().int().positive(),
+    }),
+  }),
+  captcha: z.object({
+    provider: z.enum(['altcha', 'turnstile', 'hcaptcha', 'recaptcha', 'none']),
+    siteKey: z.string().optional(),
+    secretKey: z.string().optional(),
+    /** Overrides the provider's verification endpoint (self-hosted proxies, tests). */
+    verifyUrl: z.url().optional(),
+    /** Failed sign-ins for an email or IP after which the login form asks for a CAPTCHA. */
+    loginFailuresBeforeCaptcha: z.number().int().min(0),
+    altchaMaxNumber: z.number().int().min(1000),
+    challengeTtl: seconds,
+  }),
+  lockout: z.object({
+    threshold: z.number().int().min(1),
+    baseSeconds: seconds,
+    multiplier: z.number().min(1),
+    maxSeconds: seconds,
+    /** NIST SP 800-63B: never more than 100 consecutive failures. */
+    maxConsecutiveFailures: z.number().int().min(1).max(100),
+  }),
+  rateLimits: z.object({
+    loginPerIp: limit,
+    loginPerAccount: limit,
+    registrationPerIp: limit,
+    resendPerIp: limit,
+    resendPerAccount: limit,
+    resetPerIp: limit,
+    resetPerAccount: limit,
+  }),
   cleanupIntervalSeconds: seconds,
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
 /** Config after start-up filled in the secrets (generated in development). */
+export type RateLimitName = keyof Config['rateLimits'];
 export type ResolvedConfig = Config & { secrets: { cookieKeys: string[]; encryptionKey: string } };

@@ -51,11 +51,12 @@ export function createOidcModelRepository(dataSource: DataSource) {
     /** Inserts or wholly replaces one instance (replace, like oidc-provider's memory adapter). */
     async upsert(record: OidcModelRecord): Promise<void> {
       await dataSource.query(
-        `INSERT INTO oidc_model_instances (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)
+        `INSERT INTO oidc_model_instances (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at, account_id)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $3::jsonb->>'accountId')
          ON CONFLICT (model, id) DO UPDATE SET
            payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
-           user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at`,
+           user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at,
+           account_id = EXCLUDED.account_id`,
         [record.model, record.id, JSON.stringify(record.payload), record.grantId, record.uid,
           record.userCode, record.expiresAt, record.consumedAt]);
     },
