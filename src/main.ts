@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     server.startDraining();
+    await new Promise((resolve) => setTimeout(resolve, config.http.drainDelaySeconds * 1000));
     const forced = setTimeout(() => {
       logger.warn('grace period over: closing remaining connections');
       httpServer.closeAllConnections();
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // The logger may not exist yet (bad configuration): one plain line on stderr, no stack for config errors.
-  const message = error instanceof Error ? (error.name === 'ConfigError' ? error.message : error.stack ?? error.message) : String(error);
+  const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`portcullis: failed to start: ${message}\n`);
   process.exit(1);
 });

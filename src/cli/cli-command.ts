@@ -24,6 +24,12 @@ export function print<T>(io: CliIo, result: T, human: (value: T) => string): voi
   io.out(io.json ? JSON.stringify(result, null, 2) : human(result));
 }
 
+/** `key: value` lines for people: lists space-separated, times in ISO 8601. */
+export function describeRecord(record: Record<string, unknown>): string {
+  const show = (value: unknown) => value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(' ') : String(value);
+  return Object.entries(record).map(([key, value]) => `${key}: ${show(value)}`).join('\n');
+}
+
 export function requireString(values: OptionValues, name: string): string {
   const value = values[name];
   if (typeof value !== 'string' || !value.trim()) throw new UsageError(`--${name} is required`);

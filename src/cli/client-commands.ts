@@ -1,6 +1,6 @@
 import { clientTypes, type ClientType } from '../clients/client.entity.js';
 import type { ClientView } from '../clients/client-service.js';
-import { print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
+import { describeRecord, print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
 
 const actor = 'cli';
 
@@ -18,9 +18,7 @@ function clientJson(client: ClientView, secret?: string) {
   };
 }
 
-function describe(client: ReturnType<typeof clientJson>): string {
-  return Object.entries(client).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : String(value)}`).join('\n');
-}
+const describe = (client: ReturnType<typeof clientJson>) => describeRecord(client);
 
 const editOptions = {
   name: { type: 'string' },

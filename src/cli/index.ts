@@ -79,7 +79,7 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
   } catch (error) {
     const known = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     const expose = known || (error as { expose?: boolean }).expose === true || (error as Error).name === 'ConfigError';
-    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/\n\s*/g, '; ');
+    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/:\n\s*/, ': ').replace(/\n\s*/g, '; ');
     writeError(`portcullis: ${expose ? message : `failed: ${message}`}`);
     return known ? 2 : 1;
   } finally {

@@ -9,7 +9,6 @@ const apiSchema = z.object({
   /** The permissions this API declares: the only scopes a client may request for it. */
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token has no spaces or quotes')).default([]),
   accessTokenTtl: seconds.default(600),
-  signingAlg: z.enum(['RS256', 'ES256', 'EdDSA']).optional(),
 });
 
 const limit = z.object({ points: z.number().int().positive(), durationSeconds: seconds });
@@ -42,6 +41,8 @@ export const configSchema = z.object({
     /** Peer addresses whose X-Forwarded-* headers are believed. */
     trustedProxies: z.array(z.string()),
     shutdownGraceSeconds: seconds,
+    /** After SIGTERM, /readyz answers 503 this long before the listener closes, so load balancers notice. */
+    drainDelaySeconds: z.number().int().min(0),
   }),
   argon2: z.object({
     memoryCost: z.number().int().min(8192, 'at least 8 MiB (OWASP minimum is 19 MiB with t=2)'),
@@ -54,6 +55,9 @@ export const configSchema = z.object({
     publishLeadSeconds: z.number().int().min(0),
     /** How often each instance re-reads the key set from the database. */
     reloadSeconds: seconds,
+  }).refine((keys) => keys.publishLeadSeconds === 0 || keys.publishLeadSeconds >= 2 * keys.reloadSeconds, {
+    message: 'publishLeadSeconds must be 0 or at least twice reloadSeconds, so every instance publishes a key before any signs with it',
+    path: ['publishLeadSeconds'],
   }),
   ttl: z.object({
     authorizationCode: z.number().int().min(1).max(60, 'authorization codes live at most 60 seconds'),

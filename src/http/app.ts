@@ -29,6 +29,8 @@ export function createApp(deps: AppDeps): Koa {
   const https = config.issuer.startsWith('https://');
   const app = new Koa({ keys: config.secrets.cookieKeys });
   app.silent = true;
+  // requestContext strips X-Forwarded-* from untrusted peers, so what remains came from a trusted proxy.
+  app.proxy = true;
   const csrf = createCsrf(config.secrets.cookieKeys[0]!, { secure: https });
   const health = createHealthRouter(deps.readiness, deps.isDraining);
   const interactions = createInteractionRouter({ host, accounts: deps.accounts, csrf, render });

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import pg from 'pg';
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
 
 export type { DataSource };
@@ -26,8 +27,19 @@ export async function openDataSource(options: DataSourceOptions): Promise<DataSo
   return dataSource.initialize();
 }
 
-/** Applies pending migrations in one transaction; safe to run from several instances at once. */
+/**
+ * Applies pending migrations in one transaction. TypeORM takes no lock of its own, so a session
+ * advisory lock makes instances that start together migrate one after another.
+ */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
-  const applied = await dataSource.runMigrations({ transaction: 'all' });
-  return applied.map((migration) => migration.name);
+  // The lock lives on its own connection: the pool may have a single one, which TypeORM needs.
+  const lock = new pg.Client({ connectionString: (dataSource.options as { url: string }).url });
+  await lock.connect();
+  try {
+    await lock.query(`SELECT pg_advisory_lock(hashtext('portcullis.migrations'))`);
+    const applied = await dataSource.runMigrations({ transaction: 'all' });
+    return applied.map((migration) => migration.name);
+  } finally {
+    await lock.end(); // ending the session releases the lock
+  }
 }

@@ -97,7 +97,11 @@ export function createKeyService(deps: KeyServiceDeps) {
       const keys = await db.repos.signingKeys.listPublished(at);
       const signing = signingKeyAt(keys, at);
       const ordered = signing ? [signing, ...keys.filter((key) => key !== signing)] : keys;
-      return { keys: await Promise.all(ordered.map(async (key) => JSON.parse(await secretBox.open(key.privateJwkEncrypted)) as JWK)) };
+      try {
+        return { keys: await Promise.all(ordered.map(async (key) => JSON.parse(await secretBox.open(key.privateJwkEncrypted)) as JWK)) };
+      } catch {
+        throw new Error('cannot decrypt the signing keys: the encryption key (PORTCULLIS_ENCRYPTION_KEY) differs from the one they were sealed with');
+      }
     },
 
     /** A fingerprint of what privateJwks() would return at this moment, to detect changes cheaply. */

@@ -20,7 +20,7 @@ export function createResourceServers(apis: ApiConfig[], defaultAlg: string, oid
         audience: api.identifier,
         accessTokenTTL: api.accessTokenTtl,
         accessTokenFormat: 'jwt' as const,
-        jwt: { sign: { alg: (api.signingAlg ?? defaultAlg) as AsymmetricSigningAlgorithm } },
+        jwt: { sign: { alg: defaultAlg as AsymmetricSigningAlgorithm } },
       };
     },
     /** Only the resource the client asked for; no implicit default audience. */
