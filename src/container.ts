@@ -1,5 +1,24 @@
 import { migrations } from '../migrations/index.js';
+import { createAccountLinks } from './accounts/account-links.js';
+import { createAccountNotifier } from './accounts/account-notifier.js';
 import { createAccountService } from './accounts/account-service.js';
+import { createBreachChecker } from './accounts/breach-checker.js';
+import { createEmailChangeService } from './accounts/email-change-service.js';
+import { createEmailVerificationService } from './accounts/email-verification-service.js';
+import { createLoginThrottle } from './accounts/login-throttle.js';
+import { createPasswordPolicy } from './accounts/password-policy.js';
+import { createPasswordResetService } from './accounts/password-reset-service.js';
+import { createRegistrationService } from './accounts/registration-service.js';
+import { createSignInService } from './accounts/sign-in-service.js';
+import { createCaptcha } from './captcha/captcha-service.js';
+import { createEmailRenderer } from './email/email-renderer.js';
+import { createRateLimits } from './http/rate-limit.js';
+import { createMailer } from './infra/email.js';
+import { createLimiterFactory } from './infra/rate-limiter-store.js';
+import { createAdapterFactory } from './oidc/adapters/adapter-factory.js';
+import { createOidcModelRepository } from './oidc/adapters/oidc-model-repository.js';
+import { createClientAdapter } from './oidc/client-adapter.js';
+import { createSessionRevoker } from './oidc/session-revoker.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
 import { auditRepositoryFor } from './audit/audit-repository.js';
 import { createAuditService } from './audit/audit-service.js';
@@ -57,9 +76,52 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     db, secretBox, algorithm: config.keys.algorithm, publishLeadSeconds: config.keys.publishLeadSeconds, maxTokenTtlSeconds: maxSignedTtl(config),
   });
 
+  // oidc-provider's storage, shared by the provider and by session revocation.
+  const oidcModels = createOidcModelRepository(dataSource);
+  const clientAdapter = createClientAdapter(clients);
+  const adapter = createAdapterFactory({ dataSource, redis, overrides: { Client: () => clientAdapter } });
+  const sessions = createSessionRevoker({ repository: oidcModels, adapter });
+
+  const limiterFactory = createLimiterFactory({ redis, dataSource });
+  const rateLimits = createRateLimits(limiterFactory, config.rateLimits);
+  const throttle = createLoginThrottle({ factory: limiterFactory, lockout: config.lockout, captchaAfter: config.captcha.loginFailuresBeforeCaptcha });
+  const replayGuard = (ttlSeconds: number) => limiterFactory({ name: 'captcha-used', points: 1, durationSeconds: ttlSeconds });
+  const captcha = createCaptcha({
+    config: config.captcha,
+    hmacKey: config.secrets.cookieKeys[0]!,
+    markUsed: (key, ttlSeconds) => replayGuard(ttlSeconds).consume(key).then(() => true, (error: unknown) => {
+      if ((error as { msBeforeNext?: unknown }).msBeforeNext !== undefined) return false;
+      throw error;
+    }),
+    logger,
+  });
+
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir, logger });
+  const notifier = createAccountNotifier({
+    mailer, logger,
+    renderer: createEmailRenderer({ productName: config.branding.productName, issuer: config.issuer, primaryColor: config.branding.primaryColor, cache: config.nodeEnv !== 'development' }),
+  });
+  const breachChecker = config.passwordPolicy.hibp.enabled
+    ? createBreachChecker({ baseUrl: config.passwordPolicy.hibp.baseUrl, timeoutMs: config.passwordPolicy.hibp.timeoutMs, logger })
+    : undefined;
+  const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
+  const flowDeps = {
+    db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
+    revokeSessions: (accountId: string, options?: { keepSessionId?: string }) => sessions.revokeAccount(accountId, options),
+  };
+  const registration = createRegistrationService(flowDeps);
+  const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });
+  const passwordReset = createPasswordResetService({ ...flowDeps, rateLimits });
+  const emailChange = createEmailChangeService(flowDeps);
+  const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
+
   return {
     config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, keys,
+    oidcModels, adapter, sessions, rateLimits, throttle, captcha, notifier, policy,
+    registration, emailVerification, passwordReset, emailChange, signIn,
     async close(): Promise<void> {
+      await notifier.drain();
+      mailer.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await dataSource.destroy();
       await embedded?.stop();

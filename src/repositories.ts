@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { createAccountRepository } from './accounts/account-repository.js';
+import { createAccountTokenRepository } from './accounts/account-token-repository.js';
+import { AccountTokenEntity } from './accounts/account-token.entity.js';
 import { AccountEntity } from './accounts/account.entity.js';
 import { createAuditRepository } from './audit/audit-repository.js';
 import { AuditEventEntity } from './audit/audit-event.entity.js';
@@ -11,12 +13,13 @@ import { createRoleRepository } from './rbac/role-repository.js';
 import { RoleEntity } from './rbac/role.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity];
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */
 export function repositoriesFor(manager: EntityManager) {
   return {
     accounts: createAccountRepository(manager),
+    accountTokens: createAccountTokenRepository(manager),
     roles: createRoleRepository(manager),
     clients: createClientRepository(manager),
     signingKeys: createSigningKeyRepository(manager),

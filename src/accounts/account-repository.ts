@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { ConflictError } from '../errors/app-error.js';
 import { AccountEntity, type Account } from './account.entity.js';
 
-export type NewAccount = Pick<Account, 'email' | 'emailVerified' | 'passwordHash' | 'name'>;
+export type NewAccount = Pick<Account, 'email' | 'emailVerified' | 'passwordHash' | 'name'> & { passwordChangedAt?: Date | null };
 
 function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
@@ -25,6 +25,15 @@ export function createAccountRepository(manager: EntityManager) {
     },
     async update(id: string, changes: Partial<Omit<Account, 'id' | 'createdAt'>>): Promise<void> {
       await repo.update({ id }, changes);
+    },
+    /** A confirmed address change; a taken address surfaces as ConflictError. */
+    async updateEmail(id: string, email: string): Promise<void> {
+      try {
+        await repo.update({ id }, { email, emailVerified: true });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError('email_taken', 'an account with this email exists');
+        throw error;
+      }
     },
     list: (limit: number, afterEmail?: string) => {
       const query = repo.createQueryBuilder('a').orderBy('lower(a.email)').limit(limit);

@@ -7,6 +7,7 @@ export interface Account {
   passwordHash: string | null;
   name: string | null;
   disabledAt: Date | null;
+  passwordChangedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -21,6 +22,7 @@ export const AccountEntity = new EntitySchema<Account>({
     passwordHash: { name: 'password_hash', type: 'text', nullable: true },
     name: { type: 'text', nullable: true },
     disabledAt: { name: 'disabled_at', type: 'timestamptz', nullable: true },
+    passwordChangedAt: { name: 'password_changed_at', type: 'timestamptz', nullable: true },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

@@ -1,4 +1,5 @@
 import argon2, { type HashOptions } from 'argon2';
+import { normalisePassword } from './breach-checker.js';
 
 export interface Argon2Parameters { memoryCost: number; timeCost: number; parallelism: number }
 
@@ -15,14 +16,15 @@ export function createPasswordHasher(params: Argon2Parameters): PasswordHasher {
   // A real hash of a random password: verifying against it costs what a real account costs.
   const dummyHash = argon2.hash(`dummy-${Math.random()}`, options);
   return {
-    hash: (password) => argon2.hash(password, options),
+    // NFKC (NIST SP 800-63B §3.1.1.2): the same password typed on two keyboards hashes the same.
+    hash: (password) => argon2.hash(normalisePassword(password), options),
     async verify(hash, password) {
       if (!hash) {
-        await argon2.verify(await dummyHash, password);
+        await argon2.verify(await dummyHash, normalisePassword(password));
         return false;
       }
       try {
-        return await argon2.verify(hash, password);
+        return await argon2.verify(hash, normalisePassword(password));
       } catch {
         return false;
       }

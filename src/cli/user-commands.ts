@@ -1,4 +1,7 @@
 import type { AccountView } from '../accounts/account-service.js';
+import { createLoginThrottleFor } from '../accounts/login-throttle.js';
+import { NotFoundError } from '../errors/app-error.js';
+import { createRedis } from '../infra/redis.js';
 import { print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
 
 const actor = 'cli';
@@ -53,6 +56,29 @@ export const userCommands: Record<string, CliCommand> = {
     usage: '<id|email>',
     async run(container, _values, positionals, io) {
       print(io, userJson(await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), true, actor)), describe);
+    },
+  },
+  unlock: {
+    summary: 'lift a sign-in lockout (temporary or permanent) and forget the failed attempts',
+    usage: '<email>',
+    async run(container, _values, positionals, io) {
+      const email = requirePositional(positionals, 'email').trim();
+      if (!email.includes('@')) throw new UsageError('<email> must be an email address: lockouts are kept by email');
+      // The CLI container skips Redis, but the counters live there when REDIS_URL is set.
+      const { config } = container;
+      const redis = container.redis ?? (config.redisUrl ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix }) : undefined);
+      try {
+        await createLoginThrottleFor({ redis, dataSource: container.dataSource, config }).unlock(email);
+      } finally {
+        if (redis && redis !== container.redis) await redis.quit().catch(() => redis.disconnect());
+      }
+      // Lockouts exist for unknown emails too; unlocking one is fine, and there is no account to audit.
+      const account = await container.accounts.show(email).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+      if (account) await container.audit.record({ type: 'account.unlocked', actor, accountId: account.id });
+      print(io, { email, unlocked: true }, () => `unlocked ${email}`);
     },
   },
   enable: {

@@ -1,9 +1,12 @@
 import path from 'node:path';
 import Koa from 'koa';
-import type { AccountService } from '../accounts/account-service.js';
-import type { ResolvedConfig } from '../config/schema.js';
+import { createAccountRouter } from '../account/account-router.js';
+import { createCaptchaRouter } from '../captcha/captcha-router.js';
+import type { Container } from '../container.js';
+import { negotiateLocale } from '../i18n/i18n.js';
 import { createInteractionRouter } from '../interactions/interaction-router.js';
-import type { Logger } from '../infra/logger.js';
+import type { InteractionDeps } from '../interactions/interaction-deps.js';
+import { createRecoveryRouter } from '../interactions/recovery-router.js';
 import type { ProviderHost } from '../oidc/provider.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler } from './error-handler.js';
@@ -12,36 +15,47 @@ import { viewsDir, type Renderer } from './render.js';
 import { requestContext } from './request-context.js';
 import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
+import { themeStylesheet } from './theme.js';
 
 export interface AppDeps {
-  config: ResolvedConfig;
-  logger: Logger;
+  container: Container;
   host: ProviderHost;
-  accounts: AccountService;
   render: Renderer;
   readiness: ReadinessCheck[];
   isDraining: () => boolean;
 }
 
 /** Builds the Koa app; it never reads the environment and never listens, so tests build it in-process. */
-export function createApp(deps: AppDeps): Koa {
-  const { config, logger, host, render } = deps;
+export function createApp({ container, host, render, readiness, isDraining }: AppDeps): Koa {
+  const { config, logger } = container;
   const https = config.issuer.startsWith('https://');
   const app = new Koa({ keys: config.secrets.cookieKeys });
   app.silent = true;
   // requestContext strips X-Forwarded-* from untrusted peers, so what remains came from a trusted proxy.
   app.proxy = true;
   const csrf = createCsrf(config.secrets.cookieKeys[0]!, { secure: https });
-  const health = createHealthRouter(deps.readiness, deps.isDraining);
-  const interactions = createInteractionRouter({ host, accounts: deps.accounts, csrf, render });
+  const deps: InteractionDeps = { ...container, host, csrf, render };
+  const routers = [
+    createHealthRouter(readiness, isDraining),
+    createCaptchaRouter(container.captcha),
+    createInteractionRouter(deps),
+    createRecoveryRouter(deps),
+    createAccountRouter(deps),
+  ];
 
   app.use(requestContext(logger, config.http.trustedProxies));
-  app.use(securityHeaders({ https }));
+  app.use(securityHeaders({ https, captcha: container.captcha.widget(), logoUrl: config.branding.logoUrl }));
+  app.use(async (ctx, next) => {
+    ctx.state.locale = negotiateLocale(ctx.get('accept-language'), config.branding.defaultLocale);
+    await next();
+  });
   app.use(errorHandler(render));
   app.use(staticFiles(path.join(viewsDir, 'static')));
-  app.use(health.routes());
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  app.use(themeStylesheet(config.branding));
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   app.use(host.middleware);
   return app;
 }

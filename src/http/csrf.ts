@@ -1,6 +1,7 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { ForbiddenError } from '../errors/app-error.js';
+import { safeEqual } from './constant-time.js';
 
 /**
  * Double-submit CSRF protection: an HttpOnly cookie holds a random value, forms carry its HMAC.
@@ -23,9 +24,7 @@ export function createCsrf(secret: string, { secure }: { secure: boolean }) {
   /** Throws unless the submitted token matches this browser's cookie. */
   function verify(ctx: Context, submitted: string | undefined): void {
     const value = ctx.cookies.get(cookieName);
-    const expected = value ? Buffer.from(sign(value)) : undefined;
-    const given = Buffer.from(submitted ?? '');
-    if (!expected || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    if (!value || !safeEqual(sign(value), submitted ?? '')) {
       throw new ForbiddenError('csrf_token_invalid', 'The form expired or was sent from another site. Go back, reload the page and try again.');
     }
   }

@@ -1,17 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
+import type { CaptchaWidget } from '../captcha/captcha-service.js';
+
+function originOf(url: string | undefined): string | undefined {
+  if (!url?.startsWith('https://')) return undefined;
+  return new URL(url).origin;
+}
 
 /**
- * Strict defaults for every response; pages get a per-request nonce for their scripts.
+ * Strict defaults for every response; pages get a per-request nonce for their scripts. A
+ * third-party CAPTCHA's origin and an https logo are the only outside sources ever allowed.
  * No `form-action`: browsers apply it to the redirect chain after a sign-in POST, which ends at
  * the relying party's redirect_uri.
  */
-export function securityHeaders({ https }: { https: boolean }): Middleware {
+export function securityHeaders({ https, captcha, logoUrl }: { https: boolean; captcha?: CaptchaWidget; logoUrl?: string }): Middleware {
+  const captchaOrigin = originOf(captcha?.scriptSrc);
+  const extra = captchaOrigin ? ` ${captchaOrigin}` : '';
+  const logoOrigin = originOf(logoUrl);
+  const policy = (nonce: string) => [
+    `default-src 'none'`,
+    `script-src 'self' 'nonce-${nonce}'${extra}`,
+    `style-src 'self'`,
+    `img-src 'self' data:${logoOrigin ? ` ${logoOrigin}` : ''}`,
+    `connect-src 'self'${extra}`,
+    `worker-src 'self'`,
+    ...(captchaOrigin ? [`frame-src ${captchaOrigin}`] : []),
+    `base-uri 'none'`,
+    `frame-ancestors 'none'`,
+  ].join('; ');
   return async (ctx, next) => {
     const nonce = randomBytes(16).toString('base64');
     ctx.state.cspNonce = nonce;
     ctx.set({
-      'Content-Security-Policy': `default-src 'none'; script-src 'self' 'nonce-${nonce}'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'`,
+      'Content-Security-Policy': policy(nonce),
       'X-Content-Type-Options': 'nosniff',
       'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'no-referrer',

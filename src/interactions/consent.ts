@@ -16,18 +16,12 @@ export async function grantConsent(provider: Provider, details: Details): Promis
   return grant.save();
 }
 
-const scopeText: Record<string, string> = {
-  openid: 'Know who you are',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay signed in when you are not using it',
-};
-
-/** Human descriptions of what a consent would grant. */
-export function describeScopes(details: Details): string[] {
+/** Human descriptions of what a consent would grant, in the page's language. */
+export function describeScopes(details: Details, t: (key: string, params?: Record<string, string>) => string): string[] {
   const { missingOIDCScope = [], missingResourceScopes = {} } = details.prompt.details as MissingDetails;
+  const known = new Set(['openid', 'email', 'profile', 'offline_access']);
   return [
-    ...missingOIDCScope.map((scope) => scopeText[scope] ?? scope),
-    ...Object.entries(missingResourceScopes).flatMap(([api, scopes]) => scopes.map((scope) => `${scope} on ${api}`)),
+    ...missingOIDCScope.map((scope) => (known.has(scope) ? t(`pages.consent.scope.${scope}`) : scope)),
+    ...Object.entries(missingResourceScopes).flatMap(([api, scopes]) => scopes.map((scope) => t('pages.consent.scope.api', { scope, api }))),
   ];
 }

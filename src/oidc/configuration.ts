@@ -1,6 +1,8 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Renderer } from '../http/render.js';
+import { accountClientMetadata } from '../account/account-session.js';
+import { translator } from '../i18n/i18n.js';
 import { createResourceServers } from './resource-servers.js';
 
 export interface ConfigurationDeps {
@@ -22,7 +24,7 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     adapter,
     findAccount,
     jwks,
-    clients: [],
+    clients: [accountClientMetadata(config.issuer, config.branding.productName)],
     // amr rides on the openid scope so every ID token says how the person signed in (RFC 8176).
     claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
     scopes,
@@ -60,10 +62,10 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          await render(ctx, 'interaction/logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
+          await render(ctx, 'interaction/logout', { title: translator(ctx.state.locale ?? config.branding.defaultLocale)('pages.logout.title'), form, clientName: ctx.oidc.client?.clientName });
         },
         async postLogoutSuccessSource(ctx) {
-          await render(ctx, 'interaction/logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+          await render(ctx, 'interaction/logged-out', { title: translator(ctx.state.locale ?? config.branding.defaultLocale)('pages.logged_out.title'), clientName: ctx.oidc.client?.clientName });
         },
       },
     },
@@ -75,13 +77,15 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       IdToken: config.ttl.idToken,
       RefreshToken: config.ttl.refreshToken,
       Interaction: config.ttl.interaction,
-      Session: config.ttl.session,
+      // Remember me: a persistent cookie for rememberMeDays; otherwise the cookie ends with the browser.
+      Session: (_ctx, session) => (session.transient ? config.ttl.session : config.accounts.rememberMeDays * 86_400),
       Grant: config.ttl.grant,
     },
     async renderError(ctx: KoaContextWithOIDC, out, error) {
       const status = (error as { statusCode?: number }).statusCode ?? 500;
+      const t = translator(ctx.state.locale ?? config.branding.defaultLocale);
       await render(ctx, 'error', {
-        title: 'Error', heading: status >= 500 ? 'Something went wrong' : 'This request could not be completed',
+        title: t('pages.error.title'), heading: t(status >= 500 ? 'pages.error.heading_server' : 'pages.error.heading_client'),
         message: out.error_description ?? out.error, requestId: ctx.state.requestId,
       }, ctx.status);
     },

@@ -57,7 +57,7 @@ describe('error handler and client IP', () => {
   beforeAll(async () => {
     const app = new Koa();
     app.use(requestContext(createLogger('silent'), ['127.0.0.1']));
-    app.use(errorHandler(createRenderer({ productName: 'Test', cache: false })));
+    app.use(errorHandler(createRenderer({ branding: { productName: 'Test', primaryColor: '#000000', defaultLocale: 'en' }, cache: false })));
     app.use(async (ctx) => {
       if (ctx.path === '/boom') throw new Error('database password is hunter2');
       ctx.body = { ip: ctx.state.clientIp };

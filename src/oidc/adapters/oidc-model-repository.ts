@@ -89,6 +89,13 @@ export function createOidcModelRepository(dataSource: DataSource) {
     },
 
     /** Deletes every instance, of any model, indexed under this grant; returns how many. */
+    /** Live instances of a model belonging to an account (Session, Grant), via the account_id index. */
+    async listForAccount(model: string, accountId: string, now: Date): Promise<Array<{ id: string; payload: Record<string, unknown> }>> {
+      return dataSource.query(
+        `SELECT id, payload FROM oidc_model_instances
+          WHERE account_id = $1 AND model = $2 AND (expires_at IS NULL OR expires_at > $3)`, [accountId, model, now]);
+    },
+
     async revokeByGrantId(grantId: string): Promise<number> {
       return affectedRows(await dataSource.query(`DELETE FROM oidc_model_instances WHERE grant_id = $1`, [grantId]));
     },

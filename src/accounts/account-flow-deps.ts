@@ -1,0 +1,29 @@
+import type { Config } from '../config/schema.js';
+import type { Database } from '../infra/unit-of-work.js';
+import type { Locale } from '../i18n/i18n.js';
+import type { Repositories } from '../repositories.js';
+import type { AccountLinks } from './account-links.js';
+import type { AccountNotifier } from './account-notifier.js';
+import type { PasswordHasher } from './password-hasher.js';
+import type { PasswordPolicy } from './password-policy.js';
+
+/** What every self-service account flow needs. */
+export interface AccountFlowDeps {
+  db: Database<Repositories>;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  notifier: AccountNotifier;
+  links: AccountLinks;
+  settings: Config['accounts'];
+  /** Ends every session of an account and revokes its refresh tokens (optionally keeping one session). */
+  revokeSessions: (accountId: string, options?: { keepSessionId?: string }) => Promise<unknown>;
+  now?: () => Date;
+}
+
+/** Who is asking: recorded with every audit event, and the language for emails. */
+export interface FlowContext { ip?: string; userAgent?: string; clientId?: string; locale: Locale }
+
+/** The audit fields a flow context contributes. */
+export function auditContext(context: FlowContext) {
+  return { ip: context.ip, userAgent: context.userAgent, clientId: context.clientId };
+}

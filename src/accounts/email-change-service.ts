@@ -1,0 +1,69 @@
+import { BadRequestError, NotFoundError } from '../errors/app-error.js';
+import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
+
+/**
+ * Changing the address needs the current password, and takes effect only when the new address
+ * is confirmed from its own inbox; the old address is told afterwards.
+ */
+export function createEmailChangeService(deps: AccountFlowDeps) {
+  const { db, hasher, notifier, links, settings } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    async requestChange(accountId: string, input: { newEmail: string; password: string }, context: FlowContext): Promise<void> {
+      const newEmail = input.newEmail.trim();
+      if (!emailPattern.test(newEmail) || newEmail.length > 320) throw new BadRequestError('invalid_email', 'Enter a valid email address.');
+      const account = await db.repos.accounts.findById(accountId);
+      if (!account || !(await hasher.verify(account.passwordHash, input.password))) {
+        throw new BadRequestError('current_password_invalid', 'The current password is incorrect.');
+      }
+      if (newEmail.toLowerCase() === account.email.toLowerCase()) throw new BadRequestError('email_unchanged', 'That is already your email address.');
+      // A taken address gets the owner's notice instead of a link, and this page says the same thing.
+      const owner = await db.repos.accounts.findByEmail(newEmail);
+      if (owner) {
+        notifier.send('account-exists', owner.email, context.locale, { loginLink: links.account(), resetLink: links.forgotPassword() });
+        return;
+      }
+      const token = newLinkToken();
+      await db.transaction(async (repos) => {
+        await repos.accountTokens.revokeAll(account.id, 'change_email', now());
+        await repos.accountTokens.insert({
+          accountId: account.id, purpose: 'change_email', tokenHash: hashLinkToken(token), email: newEmail,
+          expiresAt: new Date(now().getTime() + settings.emailChangeTtl * 1000),
+        });
+        await repos.audit.append({ type: 'email.change_requested', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { newEmail } });
+      });
+      notifier.send('change-email-verify', newEmail, context.locale, { link: links.confirmEmailChange(token), newEmail, expiresHours: Math.round(settings.emailChangeTtl / 3600) });
+    },
+
+    async isLive(token: string): Promise<boolean> {
+      return isLinkToken(token) && (await db.repos.accountTokens.findLive(hashLinkToken(token), 'change_email', now())) !== null;
+    },
+
+    /** Applies the change: the new address is verified by this very link. */
+    async confirm(token: string, context: FlowContext): Promise<{ newEmail: string }> {
+      if (!isLinkToken(token)) throw invalidLink();
+      const { oldEmail, newEmail } = await db.transaction(async (repos) => {
+        const used = await repos.accountTokens.consume(hashLinkToken(token), 'change_email', now());
+        if (!used) throw invalidLink();
+        const account = await repos.accounts.findById(used.accountId);
+        if (!account) throw invalidLink();
+        // The unique index answers a race with another sign-up for the same address.
+        await repos.accounts.updateEmail(account.id, used.email);
+        await repos.audit.append({
+          type: 'email.changed', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context),
+          details: { before: account.email, after: used.email },
+        });
+        return { oldEmail: account.email, newEmail: used.email };
+      });
+      notifier.send('email-changed', oldEmail, context.locale, { newEmail });
+      return { newEmail };
+    },
+  };
+}
+
+export type EmailChangeService = ReturnType<typeof createEmailChangeService>;

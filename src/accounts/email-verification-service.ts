@@ -1,0 +1,52 @@
+import { NotFoundError } from '../errors/app-error.js';
+import type { RateLimits } from '../http/rate-limit.js';
+import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+
+const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
+
+/** Proves control of an address with a single-use, time-limited link (stored hashed). */
+export function createEmailVerificationService(deps: AccountFlowDeps & { rateLimits: RateLimits }) {
+  const { db, notifier, links, settings, rateLimits } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    /** Whether the link is live, without using it (a mail scanner's GET must not spend it). */
+    async isLive(token: string): Promise<boolean> {
+      return isLinkToken(token) && (await db.repos.accountTokens.findLive(hashLinkToken(token), 'verify_email', now())) !== null;
+    },
+
+    async verify(token: string, context: FlowContext): Promise<void> {
+      if (!isLinkToken(token)) throw invalidLink();
+      await db.transaction(async (repos) => {
+        const used = await repos.accountTokens.consume(hashLinkToken(token), 'verify_email', now());
+        if (!used) throw invalidLink();
+        const account = await repos.accounts.findById(used.accountId);
+        // The address changed since the link was sent: it proves nothing about the current one.
+        if (!account || account.email.toLowerCase() !== used.email.toLowerCase()) throw invalidLink();
+        await repos.accounts.update(account.id, { emailVerified: true });
+        await repos.audit.append({ type: 'email.verified', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context) });
+      });
+    },
+
+    /** Sends a fresh link; answers the same whether or not the address has an unverified account. */
+    async resend(email: string, context: FlowContext & { returnTo?: string }): Promise<void> {
+      await rateLimits.consume('resendPerIp', context.ip ?? 'unknown');
+      await rateLimits.consume('resendPerAccount', email);
+      const account = await db.repos.accounts.findByEmail(email.trim());
+      if (!account || account.emailVerified || account.disabledAt) return;
+      const token = newLinkToken();
+      await db.transaction(async (repos) => {
+        await repos.accountTokens.revokeAll(account.id, 'verify_email', now());
+        await repos.accountTokens.insert({
+          accountId: account.id, purpose: 'verify_email', tokenHash: hashLinkToken(token), email: account.email,
+          expiresAt: new Date(now().getTime() + settings.verificationTtl * 1000),
+        });
+        await repos.audit.append({ type: 'email.verification_sent', actor: 'system', accountId: account.id, ...auditContext(context) });
+      });
+      notifier.send('verify-email', account.email, context.locale, { link: links.verifyEmail(token, context.returnTo), expiresHours: Math.round(settings.verificationTtl / 3600) });
+    },
+  };
+}
+
+export type EmailVerificationService = ReturnType<typeof createEmailVerificationService>;

@@ -1,0 +1,83 @@
+import { BadRequestError, NotFoundError } from '../errors/app-error.js';
+import type { RateLimits } from '../http/rate-limit.js';
+import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+import { assertPasswordAccepted } from './password-errors.js';
+
+const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
+
+/** Forgotten and changed passwords; either way every other session and refresh token ends. */
+export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits: RateLimits }) {
+  const { db, hasher, policy, notifier, links, settings, rateLimits, revokeSessions } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  async function liveToken(token: string) {
+    if (!isLinkToken(token)) return undefined;
+    return (await db.repos.accountTokens.findLive(hashLinkToken(token), 'reset_password', now())) ?? undefined;
+  }
+
+  async function setPassword(accountId: string, password: string, type: 'password.reset' | 'password.changed', context: FlowContext, consume?: string) {
+    const passwordHash = await hasher.hash(password);
+    await db.transaction(async (repos) => {
+      if (consume && !(await repos.accountTokens.consume(consume, 'reset_password', now()))) throw invalidLink();
+      await repos.accounts.update(accountId, { passwordHash, passwordChangedAt: now() });
+      await repos.audit.append({ type, actor: `account:${accountId}`, accountId, ...auditContext(context) });
+    });
+  }
+
+  return {
+    /** Emails a reset link when the account exists; the caller shows the same page either way. */
+    async requestReset(email: string, context: FlowContext): Promise<void> {
+      await rateLimits.consume('resetPerIp', context.ip ?? 'unknown');
+      await rateLimits.consume('resetPerAccount', email);
+      const account = await db.repos.accounts.findByEmail(email.trim());
+      if (!account || account.disabledAt) return;
+      const token = newLinkToken();
+      await db.transaction(async (repos) => {
+        await repos.accountTokens.revokeAll(account.id, 'reset_password', now());
+        await repos.accountTokens.insert({
+          accountId: account.id, purpose: 'reset_password', tokenHash: hashLinkToken(token), email: account.email,
+          expiresAt: new Date(now().getTime() + settings.resetTtl * 1000),
+        });
+        await repos.audit.append({ type: 'password.reset_requested', actor: 'anonymous', accountId: account.id, ...auditContext(context) });
+      });
+      notifier.send('reset-password', account.email, context.locale, { link: links.resetPassword(token), expiresMinutes: Math.round(settings.resetTtl / 60) });
+    },
+
+    /** The account a live reset link belongs to, for the page that asks for the new password. */
+    async accountForLink(token: string) {
+      const live = await liveToken(token);
+      if (!live) throw invalidLink();
+      const account = await db.repos.accounts.findById(live.accountId);
+      if (!account || account.disabledAt) throw invalidLink();
+      return account;
+    },
+
+    /**
+     * Sets the new password and spends the link in one transaction, then ends every session and
+     * refresh token: whoever knew the old password is out.
+     */
+    async resetPassword(token: string, password: string, context: FlowContext): Promise<void> {
+      const account = await this.accountForLink(token);
+      assertPasswordAccepted(await policy.check(password, { email: account.email, name: account.name }));
+      await setPassword(account.id, password, 'password.reset', context, hashLinkToken(token));
+      await revokeSessions(account.id);
+      await db.repos.accountTokens.revokeAll(account.id, 'reset_password', now());
+      notifier.send('password-changed', account.email, context.locale, {});
+    },
+
+    /** Change with the current password; optionally ends every other session. */
+    async changePassword(accountId: string, input: { current: string; password: string; signOutOthers: boolean; currentSessionId?: string }, context: FlowContext): Promise<void> {
+      const account = await db.repos.accounts.findById(accountId);
+      if (!account || !(await hasher.verify(account.passwordHash, input.current))) {
+        throw new BadRequestError('current_password_invalid', 'The current password is incorrect.');
+      }
+      assertPasswordAccepted(await policy.check(input.password, { email: account.email, name: account.name }));
+      await setPassword(account.id, input.password, 'password.changed', context);
+      if (input.signOutOthers) await revokeSessions(account.id, { keepSessionId: input.currentSessionId });
+      notifier.send('password-changed', account.email, context.locale, {});
+    },
+  };
+}
+
+export type PasswordResetService = ReturnType<typeof createPasswordResetService>;

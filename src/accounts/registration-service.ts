@@ -1,0 +1,55 @@
+import { BadRequestError, ForbiddenError } from '../errors/app-error.js';
+import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { hashLinkToken, newLinkToken } from './account-tokens.js';
+import { assertPasswordAccepted } from './password-errors.js';
+
+export interface RegistrationInput { email: string; password: string; name?: string; returnTo?: string }
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Sign-up without account enumeration: a new address gets a verification link, an address that
+ * already has an account gets a notice instead, and both answers (and timings) look the same.
+ */
+export function createRegistrationService(deps: AccountFlowDeps) {
+  const { db, hasher, policy, notifier, links, settings } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    async register(input: RegistrationInput, context: FlowContext): Promise<void> {
+      if (!settings.registrationEnabled) throw new ForbiddenError('registration_disabled', 'Registration is closed.');
+      const email = input.email.trim();
+      if (!emailPattern.test(email) || email.length > 320) throw new BadRequestError('invalid_email', 'Enter a valid email address.');
+      assertPasswordAccepted(await policy.check(input.password, { email, name: input.name }));
+      // Hash on both paths so an existing address doesn't answer faster.
+      const passwordHash = await hasher.hash(input.password);
+
+      const existing = await db.repos.accounts.findByEmail(email);
+      if (existing) {
+        await db.repos.audit.append({ type: 'account.registration_duplicate', actor: 'anonymous', accountId: existing.id, ...auditContext(context) });
+        notifier.send('account-exists', existing.email, context.locale, { loginLink: links.account(), resetLink: links.forgotPassword() });
+        return;
+      }
+
+      const token = newLinkToken();
+      const created = await db.transaction(async (repos) => {
+        const account = await repos.accounts.insert({ email, emailVerified: false, passwordHash, name: input.name?.trim() || null, passwordChangedAt: now() });
+        await repos.accountTokens.insert({
+          accountId: account.id, purpose: 'verify_email', tokenHash: hashLinkToken(token), email,
+          expiresAt: new Date(now().getTime() + settings.verificationTtl * 1000),
+        });
+        await repos.audit.append({ type: 'account.registered', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { email } });
+        return account;
+      }).catch(async (error: unknown) => {
+        // Two sign-ups for one address raced: the loser is told nothing different.
+        if ((error as { code?: string }).code === 'email_taken') return undefined;
+        throw error;
+      });
+      if (!created) return;
+      notifier.send('verify-email', email, context.locale, { link: links.verifyEmail(token, input.returnTo), expiresHours: Math.round(settings.verificationTtl / 3600) });
+      await db.repos.audit.append({ type: 'email.verification_sent', actor: 'system', accountId: created.id, ...auditContext(context) });
+    },
+  };
+}
+
+export type RegistrationService = ReturnType<typeof createRegistrationService>;

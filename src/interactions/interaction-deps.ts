@@ -1,0 +1,9 @@
+import type { Container } from '../container.js';
+import type { Csrf } from '../http/csrf.js';
+import type { Renderer } from '../http/render.js';
+import type { ProviderHost } from '../oidc/provider.js';
+
+/** What the hosted pages need from the container, plus the HTTP pieces the app builds. */
+export type InteractionDeps = Pick<Container,
+  'config' | 'accounts' | 'signIn' | 'registration' | 'emailVerification' | 'passwordReset' | 'emailChange' | 'captcha' | 'rateLimits' | 'db'
+> & { host: ProviderHost; csrf: Csrf; render: Renderer };

@@ -1,0 +1,110 @@
+import type { Context } from 'koa';
+import { errors } from 'oidc-provider';
+import { PasswordRejectedError } from '../accounts/password-errors.js';
+import { readForm } from '../http/form-body.js';
+import type { InteractionDeps } from './interaction-deps.js';
+import { fieldErrors, loginForm, newPasswordForm } from './form-schemas.js';
+import { loadInteraction, type PendingSignIn } from './load-interaction.js';
+import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from './page-context.js';
+
+interface LoginView { email?: string; remember?: boolean; captcha?: boolean; formError?: string; errors?: Record<string, string> }
+
+/** Password sign-in: lockout and CAPTCHA first, then the password, then what must happen before a session. */
+export function createLoginHandlers(deps: InteractionDeps) {
+  const { host, csrf, render, signIn, captcha, config } = deps;
+
+  async function renderLogin(ctx: Context, uid: string, clientName: string | undefined, view: LoginView, status = 200) {
+    await render(ctx, 'interaction/login', {
+      title: tr(ctx, 'pages.login.title'), uid, clientName, email: view.email ?? '', remember: view.remember ?? false,
+      captcha: view.captcha && captcha.enabled ? captcha.widget() : undefined, formError: view.formError,
+      errors: translateErrors(ctx, view.errors ?? {}), registrationEnabled: config.accounts.registrationEnabled,
+    }, status);
+  }
+
+  async function renderNewPassword(ctx: Context, uid: string, email: string, formError?: string, status = 200) {
+    await render(ctx, 'interaction/new-password', {
+      title: tr(ctx, 'pages.breached.title'), heading: tr(ctx, 'pages.breached.title'), lead: tr(ctx, 'pages.breached.body'),
+      action: `/interaction/${uid}/new-password`, email, formError, meter: meterSettings(config.passwordPolicy),
+    }, status);
+  }
+
+  async function finish(ctx: Context, accountId: string, remember: boolean) {
+    await host.provider.interactionFinished(ctx.req, ctx.res, {
+      login: { accountId, amr: ['pwd'], remember, ts: Math.floor(Date.now() / 1000) },
+    }, { mergeWithLastSubmission: false });
+  }
+
+  return {
+    renderLogin,
+    renderNewPassword,
+
+    async login(ctx: Context) {
+      const { details, client } = await loadInteraction(host, ctx, 'login');
+      const form = await readForm(ctx);
+      csrf.verify(ctx, form.csrf);
+      const parsed = loginForm.safeParse(form);
+      const remember = form.remember === 'on';
+      if (!parsed.success) return renderLogin(ctx, details.uid, client.clientName, { email: form.email, remember, errors: fieldErrors(parsed.error) }, 400);
+      const context = flowContext(ctx, client.clientId);
+      const captchaSolved = !captcha.enabled || await captcha.verify(form, context.ip ?? '');
+      const result = await signIn.signIn({ email: parsed.data.email, password: parsed.data.password, captchaSolved }, context);
+
+      switch (result.outcome) {
+        case 'locked': {
+          const retry = result.retryAfterSeconds;
+          ctx.set('Retry-After', String(retry));
+          return render(ctx, 'interaction/message', {
+            title: tr(ctx, 'pages.locked.title'), heading: tr(ctx, 'pages.locked.title'),
+            message: tr(ctx, 'pages.locked.body', { minutes: Math.max(1, Math.ceil(retry / 60)) }),
+          }, 429);
+        }
+        case 'captcha_required':
+          return renderLogin(ctx, details.uid, client.clientName, {
+            email: parsed.data.email, remember, captcha: true,
+            formError: tr(ctx, form.altcha || form['cf-turnstile-response'] ? 'pages.login.captcha_failed' : 'pages.login.captcha_required'),
+          }, 400);
+        case 'invalid':
+          return renderLogin(ctx, details.uid, client.clientName, {
+            email: parsed.data.email, remember, captcha: result.captchaRequired, formError: tr(ctx, 'pages.login.invalid_credentials'),
+          }, 400);
+        case 'ok':
+          break;
+      }
+      const { account } = result;
+      if (result.breached) {
+        // Kept on the interaction, server-side: no session exists until the new password is set.
+        const pending: PendingSignIn = { accountId: account.id, remember, step: 'change_password' };
+        await host.provider.interactionResult(ctx.req, ctx.res, { portcullis: pending }, { mergeWithLastSubmission: true });
+        return renderNewPassword(ctx, details.uid, account.email);
+      }
+      const mayBeUnverified = client['allow_unverified_email'] === true || !config.accounts.requireVerifiedEmail;
+      if (!account.emailVerified && !mayBeUnverified) {
+        return render(ctx, 'interaction/message', {
+          title: tr(ctx, 'pages.unverified.title'), heading: tr(ctx, 'pages.unverified.title'),
+          message: tr(ctx, 'pages.unverified.body', { client: client.clientName ?? client.clientId, email: account.email }),
+          resendAction: `/interaction/${details.uid}/resend`, resendEmail: account.email,
+        }, 403);
+      }
+      await finish(ctx, account.id, remember);
+    },
+
+    /** The breached-password step: only reachable with the pending state a correct password left. */
+    async newPassword(ctx: Context) {
+      const { details, client, pending } = await loadInteraction(host, ctx, 'login');
+      if (pending?.step !== 'change_password') throw new errors.InvalidRequest('no password change is pending for this sign-in');
+      const form = await readForm(ctx);
+      csrf.verify(ctx, form.csrf);
+      const account = await deps.accounts.findById(pending.accountId);
+      if (!account) throw new errors.InvalidRequest('account not found');
+      const parsed = newPasswordForm.safeParse(form);
+      if (!parsed.success) return renderNewPassword(ctx, details.uid, account.email, tr(ctx, 'pages.login.enter_password'), 400);
+      try {
+        await signIn.replaceBreachedPassword(account.id, parsed.data.password, flowContext(ctx, client.clientId));
+      } catch (error) {
+        if (error instanceof PasswordRejectedError) return renderNewPassword(ctx, details.uid, account.email, passwordProblemText(ctx, error.problems), 400);
+        throw error;
+      }
+      await finish(ctx, account.id, pending.remember);
+    },
+  };
+}
