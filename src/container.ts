@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { migrations } from '../migrations/index.js';
 import { createAccountLinks } from './accounts/account-links.js';
 import { createAccountNotifier } from './accounts/account-notifier.js';
@@ -88,7 +89,8 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const replayGuard = (ttlSeconds: number) => limiterFactory({ name: 'captcha-used', points: 1, durationSeconds: ttlSeconds });
   const captcha = createCaptcha({
     config: config.captcha,
-    hmacKey: config.secrets.cookieKeys[0]!,
+    // Derived, so the signing key is the same on every instance and never doubles as a cookie key.
+    hmacKey: createHmac('sha256', config.secrets.encryptionKey).update('portcullis altcha').digest('hex'),
     markUsed: (key, ttlSeconds) => replayGuard(ttlSeconds).consume(key).then(() => true, (error: unknown) => {
       if ((error as { msBeforeNext?: unknown }).msBeforeNext !== undefined) return false;
       throw error;

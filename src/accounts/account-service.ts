@@ -2,11 +2,13 @@ import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
 import type { Account } from './account.entity.js';
-import type { PasswordHasher } from './password-hasher.js';
+import { isImportableHash, type PasswordHasher } from './password-hasher.js';
 
 export interface RequestContext { ip?: string; userAgent?: string; clientId?: string }
 
 export interface NewAccountInput { email: string; password: string; name?: string; verified?: boolean; roles?: string[] }
+
+export interface ImportedAccount { email: string; passwordHash: string; name?: string; emailVerified?: boolean }
 
 export type AccountView = Omit<Account, 'passwordHash'> & { roles: string[] };
 
@@ -35,6 +37,28 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
         }
         await repos.audit.append({ type: 'account.created', actor, accountId: account.id, details: { email, verified: account.emailVerified } });
         return view(repos, account);
+      });
+    },
+
+    /**
+     * Imports accounts from another system in one transaction: all or nothing. bcrypt and PBKDF2
+     * hashes are kept as they are and become argon2id at each person's next sign-in.
+     */
+    async importAccounts(records: ImportedAccount[], actor: string): Promise<number> {
+      records.forEach((record, index) => {
+        if (!emailPattern.test(record.email.trim())) throw new BadRequestError('invalid_email', `record ${index + 1}: not an email address: ${record.email}`);
+        if (!isImportableHash(record.passwordHash)) throw new BadRequestError('unsupported_hash', `record ${index + 1}: password_hash is not argon2id, bcrypt or PBKDF2`);
+      });
+      return db.transaction(async (repos) => {
+        for (const [index, record] of records.entries()) {
+          const account = await repos.accounts.insert({
+            email: record.email.trim(), emailVerified: record.emailVerified ?? false, passwordHash: record.passwordHash, name: record.name?.trim() || null, passwordChangedAt: null,
+          }).catch((error: unknown) => {
+            throw (error as { code?: string }).code === 'email_taken' ? new BadRequestError('email_taken', `record ${index + 1}: ${record.email} already has an account`) : error;
+          });
+          await repos.audit.append({ type: 'account.imported', actor, accountId: account.id, details: { email: account.email, hashFormat: record.passwordHash.split('$')[1] ?? record.passwordHash.split('$')[0] } });
+        }
+        return records.length;
       });
     },
 

@@ -1,5 +1,6 @@
 import argon2, { type HashOptions } from 'argon2';
 import { normalisePassword } from './breach-checker.js';
+import { legacyHashKind, verifyLegacyHash } from './legacy-hashes.js';
 
 export interface Argon2Parameters { memoryCost: number; timeCost: number; parallelism: number }
 
@@ -8,6 +9,11 @@ export interface PasswordHasher {
   /** True when `password` matches; `hash` undefined still spends a full verification (no timing oracle). */
   verify(hash: string | null | undefined, password: string): Promise<boolean>;
   needsRehash(hash: string): boolean;
+}
+
+/** Formats `users import` accepts: argon2id, and bcrypt/PBKDF2 from the system being migrated. */
+export function isImportableHash(hash: string): boolean {
+  return /^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(hash) || legacyHashKind(hash) !== undefined;
 }
 
 /** argon2id at the configured parameters (OWASP: 19 MiB, t=2, p=1). */
@@ -24,11 +30,13 @@ export function createPasswordHasher(params: Argon2Parameters): PasswordHasher {
         return false;
       }
       try {
+        // Imported bcrypt/PBKDF2 hashes were made from the password as typed, before NFKC.
+        if (legacyHashKind(hash)) return await verifyLegacyHash(hash, password);
         return await argon2.verify(hash, normalisePassword(password));
       } catch {
         return false;
       }
     },
-    needsRehash: (hash) => argon2.needsRehash(hash, options),
+    needsRehash: (hash) => !hash.startsWith('$argon2id$') || argon2.needsRehash(hash, options),
   };
 }

@@ -20,7 +20,11 @@ export interface CaptchaWidget {
   /** altcha only: the proof-of-work worker to register for SHA-256 (its default bundle would use a blob: worker). */
   workerSrc?: string;
   challengeUrl?: string;
+  /** Remote providers: the CSP sources their widget needs, per directive, from each vendor's CSP guide. */
+  cspSources?: CspSources;
 }
+
+export interface CspSources { script: string[]; frame: string[]; style: string[]; connect: string[] }
 
 export interface Captcha {
   provider: CaptchaProvider;
@@ -46,11 +50,25 @@ export interface CaptchaDeps {
 export const captchaFields = { altcha: 'altcha', turnstile: 'cf-turnstile-response', hcaptcha: 'h-captcha-response', recaptcha: 'g-recaptcha-response' } as const;
 
 type RemoteProvider = 'turnstile' | 'hcaptcha' | 'recaptcha';
-const remote: Record<RemoteProvider, { verifyUrl: string; scriptSrc: string }> = {
-  turnstile: { verifyUrl: 'https://challenges.cloudflare.com/turnstile/v0/siteverify', scriptSrc: 'https://challenges.cloudflare.com/turnstile/v0/api.js' },
-  hcaptcha: { verifyUrl: 'https://api.hcaptcha.com/siteverify', scriptSrc: 'https://js.hcaptcha.com/1/api.js' },
-  recaptcha: { verifyUrl: 'https://www.google.com/recaptcha/api/siteverify', scriptSrc: 'https://www.google.com/recaptcha/api.js' },
+const cloudflare = ['https://challenges.cloudflare.com'];
+const hcaptchaHosts = ['https://hcaptcha.com', 'https://*.hcaptcha.com'];
+const remote: Record<RemoteProvider, { verifyUrl: string; scriptSrc: string; csp: CspSources }> = {
+  turnstile: {
+    verifyUrl: 'https://challenges.cloudflare.com/turnstile/v0/siteverify', scriptSrc: 'https://challenges.cloudflare.com/turnstile/v0/api.js',
+    csp: { script: cloudflare, frame: cloudflare, style: [], connect: [] },
+  },
+  hcaptcha: {
+    verifyUrl: 'https://api.hcaptcha.com/siteverify', scriptSrc: 'https://js.hcaptcha.com/1/api.js',
+    csp: { script: hcaptchaHosts, frame: hcaptchaHosts, style: hcaptchaHosts, connect: hcaptchaHosts },
+  },
+  // reCAPTCHA v2 (checkbox or invisible): api.js loads its code from gstatic and its challenge in a frame.
+  recaptcha: {
+    verifyUrl: 'https://www.google.com/recaptcha/api/siteverify', scriptSrc: 'https://www.google.com/recaptcha/api.js',
+    csp: { script: ['https://www.google.com/recaptcha/', 'https://www.gstatic.com/recaptcha/'], frame: ['https://www.google.com/recaptcha/', 'https://recaptcha.google.com/recaptcha/'], style: [], connect: [] },
+  },
 };
+/** reCAPTCHA v3 answers success for any real token and grades it instead; below this, treat it as a bot. */
+const minRecaptchaScore = 0.5;
 
 const verifyTimeoutMs = 5_000;
 const maxResponseLength = 8_192;
@@ -114,8 +132,8 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
         logger.warn({ provider: name, status: response.status }, 'captcha verification unavailable; refused (fail-closed)');
         return false;
       }
-      const result = await response.json() as { success?: unknown };
-      return result.success === true;
+      const result = await response.json() as { success?: unknown; score?: unknown };
+      return result.success === true && (typeof result.score !== 'number' || result.score >= minRecaptchaScore);
     } catch (error) {
       const reason = error instanceof Error ? error.name === 'TimeoutError' ? 'timeout' : error.message : String(error);
       logger.warn({ provider: name, reason }, 'captcha verification unavailable; refused (fail-closed)');
@@ -134,7 +152,7 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
           styleHref: '/static/vendor/altcha.css', workerSrc: '/static/vendor/altcha-worker-sha.js',
         };
       }
-      return { provider, field: captchaFields[provider], siteKey: config.siteKey, scriptSrc: remote[provider].scriptSrc };
+      return { provider, field: captchaFields[provider], siteKey: config.siteKey, scriptSrc: remote[provider].scriptSrc, cspSources: remote[provider].csp };
     },
     async challenge() {
       if (provider !== 'altcha') throw new NotFoundError('captcha_challenge_unavailable', 'this server does not use altcha');

@@ -2,7 +2,9 @@ import type { AccountView } from '../accounts/account-service.js';
 import { createLoginThrottleFor } from '../accounts/login-throttle.js';
 import { NotFoundError } from '../errors/app-error.js';
 import { createRedis } from '../infra/redis.js';
-import { print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { describeRecord, print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
 
 const actor = 'cli';
 
@@ -13,10 +15,33 @@ function userJson(account: AccountView) {
   };
 }
 
-const describe = (user: ReturnType<typeof userJson>) =>
-  Object.entries(user).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : String(value)}`).join('\n');
+const describe = (user: ReturnType<typeof userJson>) => describeRecord(user);
+
+const importLine = z.object({
+  email: z.string(),
+  password_hash: z.string(),
+  name: z.string().optional(),
+  email_verified: z.boolean().optional(),
+});
 
 export const userCommands: Record<string, CliCommand> = {
+  import: {
+    summary: 'import accounts from JSON lines {email, password_hash, name?, email_verified?}; all or nothing',
+    usage: '<file.jsonl>',
+    async run(container, _values, positionals, io) {
+      const file = requirePositional(positionals, 'file.jsonl');
+      const text = await readFile(file, 'utf8').catch(() => { throw new UsageError(`cannot read ${file}`); });
+      const records = text.split('\n').map((line, index) => [line.trim(), index + 1] as const).filter(([line]) => line).map(([line, number]) => {
+        let parsed: unknown;
+        try { parsed = JSON.parse(line); } catch { throw new UsageError(`line ${number}: not JSON`); }
+        const result = importLine.safeParse(parsed);
+        if (!result.success) throw new UsageError(`line ${number}: ${result.error.issues[0]!.path.join('.') || 'record'}: ${result.error.issues[0]!.message}`);
+        return { email: result.data.email, passwordHash: result.data.password_hash, name: result.data.name, emailVerified: result.data.email_verified };
+      });
+      const imported = await container.accounts.importAccounts(records, actor);
+      print(io, { imported }, ({ imported: count }) => `imported ${count} accounts`);
+    },
+  },
   create: {
     summary: 'create an account; the password is read from standard input',
     usage: '--email E --password-stdin [--name N] [--verified] [--role R]...',

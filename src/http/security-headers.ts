@@ -7,6 +7,8 @@ function originOf(url: string | undefined): string | undefined {
   return new URL(url).origin;
 }
 
+const sources = (list: string[] | undefined) => (list?.length ? ` ${list.join(' ')}` : '');
+
 /**
  * Strict defaults for every response; pages get a per-request nonce for their scripts. A
  * third-party CAPTCHA's origin and an https logo are the only outside sources ever allowed.
@@ -14,17 +16,17 @@ function originOf(url: string | undefined): string | undefined {
  * the relying party's redirect_uri.
  */
 export function securityHeaders({ https, captcha, logoUrl }: { https: boolean; captcha?: CaptchaWidget; logoUrl?: string }): Middleware {
-  const captchaOrigin = originOf(captcha?.scriptSrc);
-  const extra = captchaOrigin ? ` ${captchaOrigin}` : '';
+  // Each remote CAPTCHA vendor documents the sources its widget needs; altcha needs none.
+  const csp = captcha?.cspSources;
   const logoOrigin = originOf(logoUrl);
   const policy = (nonce: string) => [
     `default-src 'none'`,
-    `script-src 'self' 'nonce-${nonce}'${extra}`,
-    `style-src 'self'`,
+    `script-src 'self' 'nonce-${nonce}'${sources(csp?.script)}`,
+    `style-src 'self'${sources(csp?.style)}`,
     `img-src 'self' data:${logoOrigin ? ` ${logoOrigin}` : ''}`,
-    `connect-src 'self'${extra}`,
+    `connect-src 'self'${sources(csp?.connect)}`,
     `worker-src 'self'`,
-    ...(captchaOrigin ? [`frame-src ${captchaOrigin}`] : []),
+    ...(csp?.frame.length ? [`frame-src${sources(csp.frame)}`] : []),
     `base-uri 'none'`,
     `frame-ancestors 'none'`,
   ].join('; ');

@@ -130,8 +130,10 @@ describe.each([
       const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString()));
       received.push({ contentType: req.headers['content-type'], form });
       if (form.response === 'explode') { res.writeHead(500).end(); return; }
-      const success = req.method === 'POST' && form.secret === 'the-secret' && form.response === 'good-token';
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success, 'error-codes': success ? [] : ['invalid-input-response'] }));
+      const success = req.method === 'POST' && form.secret === 'the-secret' && ['good-token', 'bot-token'].includes(form.response!);
+      // A reCAPTCHA v3 key grades tokens: success with a low score is still a bot.
+      const score = form.response === 'bot-token' ? { score: 0.1 } : {};
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success, ...score, 'error-codes': success ? [] : ['invalid-input-response'] }));
     });
   });
   let verifyUrl: string;
@@ -145,12 +147,17 @@ describe.each([
 
   it('posts secret, response and remoteip, and trusts only success: true', async () => {
     expect(captchaFields[provider]).toBe(field);
-    expect(captcha.widget()).toMatchObject({ provider, field, siteKey: 'the-site-key', scriptSrc: expect.stringMatching(/^https:\/\//) });
+    const widget = captcha.widget();
+    expect(widget).toMatchObject({ provider, field, siteKey: 'the-site-key', scriptSrc: expect.stringMatching(/^https:\/\//) });
+    // Whatever the page loads, its CSP must allow: the script's own origin is among the script sources.
+    expect(widget.cspSources!.script.some((source) => widget.scriptSrc!.startsWith(source.replace('*.', 'js.')))).toBe(true);
+    expect(widget.cspSources!.frame.length).toBeGreaterThan(0);
     expect(await captcha.verify({ [field]: 'good-token' }, '203.0.113.7')).toBe(true);
     expect(received.at(-1)).toEqual({
       contentType: 'application/x-www-form-urlencoded', form: { secret: 'the-secret', response: 'good-token', remoteip: '203.0.113.7' } });
     expect(await captcha.verify({ [field]: 'bad-token' }, '203.0.113.7')).toBe(false);
     expect(received.at(-1)!.form.response).toBe('bad-token');
+    expect(await captcha.verify({ [field]: 'bot-token' }, '203.0.113.7')).toBe(false);
   });
 
   it('refuses a missing token without calling the service', async () => {

@@ -97,7 +97,8 @@
       var value = input.value.normalize('NFKC');
       var length = codePoints(value);
       var score = value ? (scorer ? scorer.check(value, userInputs(input)).score : roughScore(value)) : 0;
-      if (meter) meter.value = score;
+      // A password the server will refuse on length never shows as strong.
+      if (meter) meter.value = length < minLength || length > maxLength ? Math.min(score, 1) : score;
       if (!output) return;
       if (!value) output.textContent = '';
       else if (length < minLength) output.textContent = format(box.getAttribute('data-too-short'), { min: minLength });

@@ -1,0 +1,133 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as oidc from 'openid-client';
+import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import type { TestServer } from './test-server.js';
+
+/** Headless Debian Chromium, with nothing that would reach the network on its own. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/**
+ * Collects a page's console errors and uncaught exceptions, so a test can assert that no
+ * Content-Security-Policy violation ("Refused to load/execute/apply …") or script error happened.
+ */
+export function watchConsole(page: Page): { errors: string[]; cspViolations: () => string[] } {
+  const errors: string[] = [];
+  page.on('console', (message: ConsoleMessage) => {
+    if (message.type() === 'error' || /Refused to/.test(message.text())) errors.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.name}: ${error.message}`));
+  return { errors, cspViolations: () => errors.filter((text) => /Refused to|Content Security Policy/i.test(text)) };
+}
+
+export interface RelyingParty {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  redirectUri: string;
+  clientId: string;
+  close(): Promise<void>;
+}
+
+interface Pending { codeVerifier: string; nonce: string }
+
+const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1>${body}</body></html>`;
+}
+
+/** A listening RP server whose OIDC client is attached once it is registered (its redirect URI needs the port first). */
+async function listenRelyingParty(issuer: string) {
+  let config: oidc.Configuration | undefined;
+  const pending = new Map<string, Pending>();
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const e = error as { error?: string; error_description?: string; message?: string };
+      res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page('Relying party error', `<p id="error">${escape(e.error ?? e.message)}</p><p id="error-description">${escape(e.error_description ?? '')}</p>`));
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    if (!config) throw new Error('relying party not configured yet');
+    if (url.pathname === '/login') {
+      const codeVerifier = oidc.randomPKCECodeVerifier();
+      const state = oidc.randomState();
+      const nonce = oidc.randomNonce();
+      pending.set(state, { codeVerifier, nonce });
+      const authorizationUrl = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: `${url.origin}/callback`, scope: 'openid email', state, nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+      });
+      res.writeHead(302, { location: authorizationUrl.href });
+      return res.end();
+    }
+    if (url.pathname === '/callback') {
+      const state = url.searchParams.get('state') ?? '';
+      if (url.searchParams.has('error')) {
+        res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' });
+        return res.end(page('Sign-in failed', `<p id="error">${escape(url.searchParams.get('error'))}</p><p id="error-description">${escape(url.searchParams.get('error_description') ?? '')}</p>`));
+      }
+      const expected = pending.get(state);
+      if (!expected) throw new Error('unknown state');
+      pending.delete(state);
+      const tokens = await oidc.authorizationCodeGrant(config, url, { pkceCodeVerifier: expected.codeVerifier, expectedState: state, expectedNonce: expected.nonce });
+      const claims = tokens.claims()!;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(page('Signed in to the relying party', `<dl>
+        <dt>sub</dt><dd data-claim="sub">${escape(claims.sub)}</dd>
+        <dt>email</dt><dd data-claim="email">${escape(claims.email ?? '')}</dd>
+        <dt>email_verified</dt><dd data-claim="email_verified">${escape(claims.email_verified ?? '')}</dd>
+      </dl>`));
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found');
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    async configure(clientId: string, clientSecret: string) {
+      config = await oidc.discovery(new URL(issuer), clientId, {}, oidc.ClientSecretBasic(clientSecret), { execute: [oidc.allowInsecureRequests] });
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A tiny relying party on loopback using openid-client: GET /login starts the code flow (PKCE S256,
+ * state, nonce), GET /callback redeems the code and shows the ID token's sub, email and
+ * email_verified (`[data-claim=…]`). The client must allow `<url>/callback` as a redirect URI.
+ */
+export async function startRelyingParty({ issuer, clientId, clientSecret }: { issuer: string; clientId: string; clientSecret: string }): Promise<RelyingParty & { setClient(clientId: string, clientSecret: string): Promise<void> }> {
+  const rp = await listenRelyingParty(issuer);
+  const result = {
+    url: rp.url, redirectUri: `${rp.url}/callback`, clientId, close: rp.close,
+    async setClient(id: string, secret: string) {
+      await rp.configure(id, secret);
+      result.clientId = id;
+    },
+  };
+  if (clientId) await result.setClient(clientId, clientSecret);
+  return result;
+}
+
+/** Starts a relying party and registers it on the test server as a confidential web client (not first-party, so it asks for consent). */
+export async function startRegisteredRelyingParty(t: TestServer): Promise<RelyingParty> {
+  const rp = await startRelyingParty({ issuer: t.issuer, clientId: '', clientSecret: '' });
+  const { client, secret } = await t.container.clients.create({ name: 'Relying party', type: 'web', redirectUris: [`${rp.url}/callback`] }, 'test');
+  await rp.setClient(client.clientId, secret!);
+  return rp;
+}
