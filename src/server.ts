@@ -12,7 +12,14 @@ export async function createServer(container: Container) {
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
   const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), render, logger });
-  const cleaner = startExpiredModelCleaner({ repository: container.oidcModels, intervalSeconds: config.cleanupIntervalSeconds, logger });
+  const cleaners = [
+    startExpiredModelCleaner({ repository: container.oidcModels, intervalSeconds: config.cleanupIntervalSeconds, logger }),
+    // Spent and expired emailed links: nothing can use them, so only their hashes would pile up.
+    startExpiredModelCleaner({
+      repository: { deleteExpired: (_batch, now) => container.db.repos.accountTokens.deleteExpired(now ?? new Date()) },
+      intervalSeconds: config.cleanupIntervalSeconds, logger,
+    }),
+  ];
   const readiness = [
     { name: 'postgres', check: async () => { await dataSource.query('SELECT 1'); } },
     ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),
@@ -25,7 +32,7 @@ export async function createServer(container: Container) {
     startDraining() { draining = true; },
     stop() {
       host.stop();
-      cleaner.stop();
+      for (const cleaner of cleaners) cleaner.stop();
     },
   };
 }

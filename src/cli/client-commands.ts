@@ -13,6 +13,7 @@ function clientJson(client: ClientView, secret?: string) {
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     first_party: client.firstParty,
+    allow_unverified_email: client.allowUnverifiedEmail,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };
@@ -25,12 +26,13 @@ const editOptions = {
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'first-party': { type: 'boolean' },
+  'allow-unverified-email': { type: 'boolean' },
 } as const;
 
 export const clientCommands: Record<string, CliCommand> = {
   create: {
     summary: 'register a client; prints its secret once (web and service)',
-    usage: '--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party]',
+    usage: '--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email]',
     options: { ...editOptions, type: { type: 'string' } },
     async run(container, values, _positionals, io) {
       const type = requireString(values, 'type');
@@ -39,6 +41,7 @@ export const clientCommands: Record<string, CliCommand> = {
         name: requireString(values, 'name'), type: type as ClientType,
         redirectUris: stringList(values, 'redirect-uri'), postLogoutRedirectUris: stringList(values, 'post-logout-redirect-uri'),
         firstParty: values['first-party'] === true,
+        allowUnverifiedEmail: values['allow-unverified-email'] === true,
       }, actor);
       print(io, clientJson(client, secret), (c) => `${describe(c)}${secret ? '\n\nStore the secret now: it is not shown again.' : ''}`);
     },
@@ -58,16 +61,18 @@ export const clientCommands: Record<string, CliCommand> = {
     },
   },
   update: {
-    summary: 'change name, redirect URIs or first-party flag (lists given replace the old ones)',
-    usage: '<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party]',
-    options: { ...editOptions, 'no-first-party': { type: 'boolean' } },
+    summary: 'change name, redirect URIs, first-party or unverified-email flags (lists given replace the old ones)',
+    usage: '<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email]',
+    options: { ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' } },
     async run(container, values, positionals, io) {
-      const firstParty = values['first-party'] === true ? true : values['no-first-party'] === true ? false : undefined;
+      const flag = (name: string) => (values[name] === true ? true : values[`no-${name}`] === true ? false : undefined);
+      const firstParty = flag('first-party');
       const client = await container.clients.update(requirePositional(positionals, 'client_id'), {
         name: typeof values.name === 'string' ? values.name : undefined,
         redirectUris: stringList(values, 'redirect-uri'),
         postLogoutRedirectUris: stringList(values, 'post-logout-redirect-uri'),
         firstParty,
+        allowUnverifiedEmail: flag('allow-unverified-email'),
       }, actor);
       print(io, clientJson(client), describe);
     },

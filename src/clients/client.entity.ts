@@ -12,6 +12,8 @@ export interface Client {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   firstParty: boolean;
+  /** Lets accounts whose email is not yet verified finish a sign-in to this client. */
+  allowUnverifiedEmail: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -27,6 +29,7 @@ export const ClientEntity = new EntitySchema<Client>({
     redirectUris: { name: 'redirect_uris', type: 'text', array: true, default: () => `'{}'` },
     postLogoutRedirectUris: { name: 'post_logout_redirect_uris', type: 'text', array: true, default: () => `'{}'` },
     firstParty: { name: 'first_party', type: 'boolean', default: false },
+    allowUnverifiedEmail: { name: 'allow_unverified_email', type: 'boolean', default: false },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

@@ -46,9 +46,9 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party'],
+      properties: ['first_party', 'allow_unverified_email'],
       validator(_ctx, key, value) {
-        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') throw new Error('first_party must be a boolean');
+        if (value !== undefined && typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
     },
     features: {

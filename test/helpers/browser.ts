@@ -79,7 +79,10 @@ async function listenRelyingParty(issuer: string) {
       if (!expected) throw new Error('unknown state');
       pending.delete(state);
       const tokens = await oidc.authorizationCodeGrant(config, url, { pkceCodeVerifier: expected.codeVerifier, expectedState: state, expectedNonce: expected.nonce });
-      const claims = tokens.claims()!;
+      const idToken = tokens.claims()!;
+      // OIDC Core §5.4: with an access token issued, scope claims (email) come from userinfo, not the ID token.
+      const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub);
+      const claims = { ...userinfo, ...idToken };
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return res.end(page('Signed in to the relying party', `<dl>
         <dt>sub</dt><dd data-claim="sub">${escape(claims.sub)}</dd>
@@ -108,8 +111,8 @@ async function listenRelyingParty(issuer: string) {
 
 /**
  * A tiny relying party on loopback using openid-client: GET /login starts the code flow (PKCE S256,
- * state, nonce), GET /callback redeems the code and shows the ID token's sub, email and
- * email_verified (`[data-claim=…]`). The client must allow `<url>/callback` as a redirect URI.
+ * state, nonce), GET /callback redeems the code and shows the ID token's sub with the email and
+ * email_verified the RP receives (`[data-claim=…]`, from userinfo when the ID token omits them). The client must allow `<url>/callback` as a redirect URI.
  */
 export async function startRelyingParty({ issuer, clientId, clientSecret }: { issuer: string; clientId: string; clientSecret: string }): Promise<RelyingParty & { setClient(clientId: string, clientSecret: string): Promise<void> }> {
   const rp = await listenRelyingParty(issuer);
