@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { EntityManager } from './infra/data-source.js';
 import { createAccountRepository } from './accounts/account-repository.js';
 import { createAccountTokenRepository } from './accounts/account-token-repository.js';
 import { AccountTokenEntity } from './accounts/account-token.entity.js';

@@ -1,6 +1,6 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
@@ -28,20 +28,16 @@ export function createEmailChangeService(deps: AccountFlowDeps) {
         notifier.send('account-exists', owner.email, context.locale, { loginLink: links.account(), resetLink: links.forgotPassword() });
         return;
       }
-      const token = newLinkToken();
-      await db.transaction(async (repos) => {
-        await repos.accountTokens.revokeAll(account.id, 'change_email', now());
-        await repos.accountTokens.insert({
-          accountId: account.id, purpose: 'change_email', tokenHash: hashLinkToken(token), email: newEmail,
-          expiresAt: new Date(now().getTime() + settings.emailChangeTtl * 1000),
-        });
+      const token = await db.transaction(async (repos) => {
+        const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'change_email', email: newEmail, ttlSeconds: settings.emailChangeTtl, now: now() });
         await repos.audit.append({ type: 'email.change_requested', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { newEmail } });
+        return issued;
       });
       notifier.send('change-email-verify', newEmail, context.locale, { link: links.confirmEmailChange(token), newEmail, expiresHours: Math.round(settings.emailChangeTtl / 3600) });
     },
 
     async isLive(token: string): Promise<boolean> {
-      return isLinkToken(token) && (await db.repos.accountTokens.findLive(hashLinkToken(token), 'change_email', now())) !== null;
+      return isLiveLink(db.repos.accountTokens, token, 'change_email', now());
     },
 
     /** Applies the change: the new address is verified by this very link. */

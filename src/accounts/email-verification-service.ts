@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
 
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
 
@@ -13,7 +13,7 @@ export function createEmailVerificationService(deps: AccountFlowDeps & { rateLim
   return {
     /** Whether the link is live, without using it (a mail scanner's GET must not spend it). */
     async isLive(token: string): Promise<boolean> {
-      return isLinkToken(token) && (await db.repos.accountTokens.findLive(hashLinkToken(token), 'verify_email', now())) !== null;
+      return isLiveLink(db.repos.accountTokens, token, 'verify_email', now());
     },
 
     async verify(token: string, context: FlowContext): Promise<void> {
@@ -35,14 +35,10 @@ export function createEmailVerificationService(deps: AccountFlowDeps & { rateLim
       await rateLimits.consume('resendPerAccount', email);
       const account = await db.repos.accounts.findByEmail(email.trim());
       if (!account || account.emailVerified || account.disabledAt) return;
-      const token = newLinkToken();
-      await db.transaction(async (repos) => {
-        await repos.accountTokens.revokeAll(account.id, 'verify_email', now());
-        await repos.accountTokens.insert({
-          accountId: account.id, purpose: 'verify_email', tokenHash: hashLinkToken(token), email: account.email,
-          expiresAt: new Date(now().getTime() + settings.verificationTtl * 1000),
-        });
+      const token = await db.transaction(async (repos) => {
+        const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'verify_email', email: account.email, ttlSeconds: settings.verificationTtl, now: now() });
         await repos.audit.append({ type: 'email.verification_sent', actor: 'system', accountId: account.id, ...auditContext(context) });
+        return issued;
       });
       notifier.send('verify-email', account.email, context.locale, { link: links.verifyEmail(token, context.returnTo), expiresHours: Math.round(settings.verificationTtl / 3600) });
     },

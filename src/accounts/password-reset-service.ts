@@ -1,7 +1,7 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+import { hashLinkToken, isLinkToken, issueLinkToken } from './account-tokens.js';
 import { assertPasswordAccepted } from './password-errors.js';
 
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
@@ -32,14 +32,10 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
       await rateLimits.consume('resetPerAccount', email);
       const account = await db.repos.accounts.findByEmail(email.trim());
       if (!account || account.disabledAt) return;
-      const token = newLinkToken();
-      await db.transaction(async (repos) => {
-        await repos.accountTokens.revokeAll(account.id, 'reset_password', now());
-        await repos.accountTokens.insert({
-          accountId: account.id, purpose: 'reset_password', tokenHash: hashLinkToken(token), email: account.email,
-          expiresAt: new Date(now().getTime() + settings.resetTtl * 1000),
-        });
+      const token = await db.transaction(async (repos) => {
+        const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'reset_password', email: account.email, ttlSeconds: settings.resetTtl, now: now() });
         await repos.audit.append({ type: 'password.reset_requested', actor: 'anonymous', accountId: account.id, ...auditContext(context) });
+        return issued;
       });
       notifier.send('reset-password', account.email, context.locale, { link: links.resetPassword(token), expiresMinutes: Math.round(settings.resetTtl / 60) });
     },

@@ -1,6 +1,6 @@
 import { BadRequestError, ForbiddenError } from '../errors/app-error.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, newLinkToken } from './account-tokens.js';
+import { issueLinkToken } from './account-tokens.js';
 import { assertPasswordAccepted } from './password-errors.js';
 
 export interface RegistrationInput { email: string; password: string; name?: string; returnTo?: string }
@@ -31,23 +31,19 @@ export function createRegistrationService(deps: AccountFlowDeps) {
         return;
       }
 
-      const token = newLinkToken();
       const created = await db.transaction(async (repos) => {
         const account = await repos.accounts.insert({ email, emailVerified: false, passwordHash, name: input.name?.trim() || null, passwordChangedAt: now() });
-        await repos.accountTokens.insert({
-          accountId: account.id, purpose: 'verify_email', tokenHash: hashLinkToken(token), email,
-          expiresAt: new Date(now().getTime() + settings.verificationTtl * 1000),
-        });
+        const token = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'verify_email', email, ttlSeconds: settings.verificationTtl, now: now() });
         await repos.audit.append({ type: 'account.registered', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { email } });
-        return account;
+        return { account, token };
       }).catch(async (error: unknown) => {
         // Two sign-ups for one address raced: the loser is told nothing different.
         if ((error as { code?: string }).code === 'email_taken') return undefined;
         throw error;
       });
       if (!created) return;
-      notifier.send('verify-email', email, context.locale, { link: links.verifyEmail(token, input.returnTo), expiresHours: Math.round(settings.verificationTtl / 3600) });
-      await db.repos.audit.append({ type: 'email.verification_sent', actor: 'system', accountId: created.id, ...auditContext(context) });
+      notifier.send('verify-email', email, context.locale, { link: links.verifyEmail(created.token, input.returnTo), expiresHours: Math.round(settings.verificationTtl / 3600) });
+      await db.repos.audit.append({ type: 'email.verification_sent', actor: 'system', accountId: created.account.id, ...auditContext(context) });
     },
   };
 }

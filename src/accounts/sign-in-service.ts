@@ -4,7 +4,7 @@ import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
 import type { AccountService } from './account-service.js';
 import type { Account } from './account.entity.js';
-import { hashLinkToken, isLinkToken, newLinkToken } from './account-tokens.js';
+import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
 import type { BreachChecker } from './breach-checker.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { assertPasswordAccepted } from './password-errors.js';
@@ -37,14 +37,10 @@ export function createSignInService(deps: SignInDeps) {
   async function announceLock(email: string, lockSeconds: number | undefined, context: FlowContext): Promise<void> {
     const account = await db.repos.accounts.findByEmail(email);
     if (!account) return;
-    const token = newLinkToken();
-    await db.transaction(async (repos) => {
-      await repos.accountTokens.revokeAll(account.id, 'unlock', now());
-      await repos.accountTokens.insert({
-        accountId: account.id, purpose: 'unlock', tokenHash: hashLinkToken(token), email: account.email,
-        expiresAt: new Date(now().getTime() + settings.unlockTtl * 1000),
-      });
+    const token = await db.transaction(async (repos) => {
+      const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'unlock', email: account.email, ttlSeconds: settings.unlockTtl, now: now() });
       await repos.audit.append({ type: 'account.locked', actor: 'system', accountId: account.id, ...auditContext(context), details: { lockSeconds: lockSeconds ?? null, permanent: lockSeconds === undefined } });
+      return issued;
     });
     const lockedMinutes = Math.ceil((lockSeconds ?? deps.lockout.maxSeconds) / 60);
     notifier.send('account-locked', account.email, context.locale, { unlockLink: links.unlock(token), lockedMinutes });
@@ -76,7 +72,7 @@ export function createSignInService(deps: SignInDeps) {
     },
 
     async isUnlockLinkLive(token: string): Promise<boolean> {
-      return isLinkToken(token) && (await db.repos.accountTokens.findLive(hashLinkToken(token), 'unlock', now())) !== null;
+      return isLiveLink(db.repos.accountTokens, token, 'unlock', now());
     },
 
     /** Spends an unlock link: the lock and the failure count are gone. */

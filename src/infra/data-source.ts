@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import pg from 'pg';
-import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
+import { DataSource, type EntityManager, type EntitySchema, type MixedList } from 'typeorm';
 
-export type { DataSource };
+export type { DataSource, EntityManager };
 
 export interface DataSourceOptions {
   url: string;

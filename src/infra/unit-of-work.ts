@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from './data-source.js';
 
 /** Repositories outside a transaction, and a way to get them inside one. */
 export interface Database<R> {

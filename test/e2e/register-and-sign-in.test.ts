@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, startRegisteredRelyingParty, watchConsole, type RelyingParty } from '../helpers/browser.js';
+import { emailedLink, launchBrowser, solveAltcha, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -28,7 +28,7 @@ it('registers, confirms the email, signs in and consents; the relying party gets
   const password = 'violet tractor harbour quietly 47';
   const context = await browser.newContext();
   const page = await context.newPage();
-  const console = watchConsole(page);
+  const watcher = watchConsole(page);
 
   await page.goto(`${rp.url}/login`);
   await page.waitForURL(/\/interaction\//);
@@ -41,23 +41,17 @@ it('registers, confirms the email, signs in and consents; the relying party gets
   await expect.poll(() => page.locator('#password-strength output').textContent()).toMatch(/Strong|Very strong/);
 
   // The real altcha widget: ticking it solves the proof of work in a worker and fills the hidden field.
-  await page.getByText(/not a robot/i).click();
-  await expect.poll(() => page.locator('input[name="altcha"]').inputValue().catch(() => ''), { timeout: 20_000, message: JSON.stringify(console.errors) }).not.toBe('');
+  await solveAltcha(page);
+  expect(await page.locator('input[name="altcha"]').inputValue()).not.toBe('');
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'Check your email' }).waitFor();
 
-  const mail = await smtp.waitFor((m) => m.to !== undefined && JSON.stringify(m.to).includes(email) && /verify-email/.test(m.text ?? ''));
-  const link = smtp.linksIn(mail).find((href) => href.includes('/verify-email'))!;
-  expect(link).toBeDefined();
-  await page.goto(link);
+  await page.goto(await emailedLink(smtp, email, '/verify-email'));
   await page.getByRole('button', { name: 'Confirm my email address' }).click();
   await page.getByRole('heading', { name: 'Email address confirmed' }).waitFor();
   await page.getByRole('link', { name: 'Continue signing in' }).click();
 
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, { email, password });
   await page.getByRole('heading', { name: 'Allow access' }).waitFor();
   await page.getByRole('button', { name: 'Allow' }).click();
 
@@ -68,7 +62,7 @@ it('registers, confirms the email, signs in and consents; the relying party gets
   expect(await page.locator('[data-claim=email]').textContent()).toBe(email);
   expect(await page.locator('[data-claim=email_verified]').textContent()).toBe('true');
 
-  expect(console.cspViolations()).toEqual([]);
-  expect(console.errors).toEqual([]);
+  expect(watcher.cspViolations()).toEqual([]);
+  expect(watcher.errors).toEqual([]);
   await context.close();
 }, 60_000);

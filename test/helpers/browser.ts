@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import type { SmtpReceiver } from './smtp-receiver.js';
 import type { TestServer } from './test-server.js';
 
 /** Headless Debian Chromium, with nothing that would reach the network on its own. */
@@ -14,16 +15,48 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /**
- * Collects a page's console errors and uncaught exceptions, so a test can assert that no
- * Content-Security-Policy violation ("Refused to load/execute/apply …") or script error happened.
+ * Collects a page's console errors, uncaught exceptions and failed sub-resource loads, so a test can
+ * assert that no Content-Security-Policy violation ("Refused to load/execute/apply …") or script
+ * error happened. Resource errors are kept by URL (the console line doesn't name it); the
+ * browser's automatic /favicon.ico probe is left out.
  */
 export function watchConsole(page: Page): { errors: string[]; cspViolations: () => string[] } {
   const errors: string[] = [];
   page.on('console', (message: ConsoleMessage) => {
+    if (/^Failed to load resource/.test(message.text())) return;
     if (message.type() === 'error' || /Refused to/.test(message.text())) errors.push(`${page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.name}: ${error.message}`));
+  page.on('response', (response) => {
+    const type = response.request().resourceType();
+    if (response.status() >= 400 && type !== 'document' && !response.url().endsWith('/favicon.ico')) errors.push(`${type} ${response.url()}: ${response.status()}`);
+  });
+  page.on('requestfailed', (request) => errors.push(`${request.resourceType()} ${request.url()}: ${request.failure()?.errorText}`));
   return { errors, cspViolations: () => errors.filter((text) => /Refused to|Content Security Policy/i.test(text)) };
+}
+
+/** The link (containing `path`) of the next email to `to` that has one, as the person would click it. */
+export async function emailedLink(smtp: SmtpReceiver, to: string, path: string, after = 0): Promise<string> {
+  const mail = await smtp.waitFor((m) => smtp.messages.indexOf(m) >= after && JSON.stringify(m.to ?? '').includes(to) && smtp.linksIn(m).some((href) => href.includes(path)));
+  return smtp.linksIn(mail).find((href) => href.includes(path))!;
+}
+
+/**
+ * Ticks the real altcha widget ("I'm not a robot"): it fetches a challenge, solves the proof of
+ * work in a same-origin worker and puts the payload in its hidden `altcha` field.
+ */
+export async function solveAltcha(page: Page): Promise<void> {
+  // The checkbox sits under the widget's own check mark, so a person clicks its label.
+  await page.getByText(/not a robot/i).click();
+  await page.locator('altcha-widget [data-state="verified"]').waitFor({ timeout: 30_000 });
+}
+
+/** Fills the hosted sign-in form by its labels and presses "Sign in". */
+export async function submitSignIn(page: Page, { email, password }: { email: string; password: string }): Promise<void> {
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 export interface RelyingParty {

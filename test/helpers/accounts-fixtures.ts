@@ -1,0 +1,241 @@
+/**
+ * Shared pieces for the hosted-account integration tests: a server wired to a real SMTP
+ * receiver, relying-party clients driven by openid-client, form helpers for the hosted pages,
+ * a local Pwned Passwords range API, and readers for audit events and emailed links.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { solveChallenge, type Challenge } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/sha';
+import * as oidc from 'openid-client';
+import { expect } from 'vitest';
+import { BrowserAgent, formAction, formValue, type PageResponse } from './browser-agent.js';
+import { startSmtpReceiver, type ParsedMail, type SmtpReceiver } from './smtp-receiver.js';
+import { startTestServer, type TestServer } from './test-server.js';
+
+export const redirectUri = 'http://127.0.0.1:8765/callback';
+
+export interface AccountsServer { t: TestServer; mail: SmtpReceiver; close(): Promise<void> }
+
+/** The whole app with a real SMTP receiver; CAPTCHA off unless the overrides turn it on. */
+export async function startAccountsServer(overrides: Record<string, unknown> = {}): Promise<AccountsServer> {
+  const mail = await startSmtpReceiver();
+  const t = await startTestServer({ smtpUrl: mail.url, captcha: { provider: 'none' }, ...overrides });
+  return { t, mail, async close() { await t.close(); await mail.close(); } };
+}
+
+/** A unique address per test, so tests sharing a server never see each other's mail or locks. */
+export function uniqueEmail(label: string): string {
+  return `${label}.${randomBytes(4).toString('hex')}@example.test`;
+}
+
+/** A passphrase the NIST policy accepts: long, random, unrelated to any test address. */
+export function strongPassword(): string {
+  return `Quiet ${randomBytes(9).toString('base64url')} harbour lanterns`;
+}
+
+/** An account created directly (no policy, no mail), for tests about what comes after sign-up. */
+export async function createAccount(t: TestServer, options: { email?: string; password?: string; verified?: boolean; name?: string } = {}) {
+  const email = options.email ?? uniqueEmail('user');
+  const password = options.password ?? strongPassword();
+  const account = await t.container.accounts.create({ email, password, name: options.name, verified: options.verified ?? true }, 'test');
+  return { id: account.id, email, password };
+}
+
+/** A web client (confidential, refresh tokens) and its openid-client configuration. */
+export async function createRelyingParty(t: TestServer, options: { allowUnverifiedEmail?: boolean; name?: string } = {}) {
+  const { client, secret } = await t.container.clients.create({
+    name: options.name ?? 'Test app', type: 'web', redirectUris: [redirectUri], allowUnverifiedEmail: options.allowUnverifiedEmail,
+  }, 'test');
+  const config = await oidc.discovery(new URL(t.issuer), client.clientId, {}, oidc.ClientSecretBasic(secret!), { execute: [oidc.allowInsecureRequests] });
+  return { clientId: client.clientId, config };
+}
+
+/** A fresh authorization request with PKCE, state and nonce. */
+export async function authorizationRequest(config: oidc.Configuration, params: Record<string, string> = {}) {
+  const codeVerifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri, scope: 'openid email', state, nonce,
+    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256', ...params,
+  });
+  return {
+    url,
+    /** Redeems the callback the browser was sent to. */
+    redeem: (callback: URL) => oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce }),
+  };
+}
+
+/** Follows a URL to the page it settles on (the login page, for an authorization request). */
+export function openPage(agent: BrowserAgent, url: string | URL): Promise<PageResponse> {
+  return agent.follow(url, redirectUri);
+}
+
+/** Posts the first form whose action contains `fragment`, with the page's CSRF token. */
+export async function submitForm(agent: BrowserAgent, page: PageResponse, fragment: string, fields: Record<string, string>, headers?: Record<string, string>): Promise<PageResponse> {
+  const action = formAction(page.html, fragment);
+  if (!action) throw new Error(`no form with action ${fragment} on ${page.url.href} (${page.status}): ${page.html.slice(0, 400)}`);
+  return agent.request(new URL(action, page.url), { form: { csrf: formValue(page.html, 'csrf') ?? '', ...fields }, headers });
+}
+
+/** Posts the login form. */
+export function submitLogin(agent: BrowserAgent, page: PageResponse, credentials: { email: string; password: string; remember?: boolean }, extra: Record<string, string> = {}, headers?: Record<string, string>) {
+  const { remember, ...rest } = credentials;
+  return submitForm(agent, page, '/login', { ...rest, ...(remember ? { remember: 'on' } : {}), ...extra }, headers);
+}
+
+/**
+ * After a successful form POST (303): follows the redirects, approves consent if asked, and
+ * returns the relying party's callback URL.
+ */
+export async function finishAtCallback(agent: BrowserAgent, posted: PageResponse): Promise<URL> {
+  expect(posted.status, posted.html.slice(0, 300)).toBe(303);
+  let page = await agent.follow(posted.location!, redirectUri);
+  for (let step = 0; step < 3 && !page.location?.href.startsWith(redirectUri); step++) {
+    const confirm = await submitForm(agent, page, '/confirm', {});
+    page = await agent.follow(confirm.location!, redirectUri);
+  }
+  expect(page.location?.href.startsWith(redirectUri), page.html.slice(0, 300)).toBe(true);
+  return page.location!;
+}
+
+/** Signs in through the hosted pages for an authorization request and redeems the code. */
+export async function signInForTokens(agent: BrowserAgent, config: oidc.Configuration, credentials: { email: string; password: string; remember?: boolean }, params: Record<string, string> = {}) {
+  const request = await authorizationRequest(config, params);
+  const login = await openPage(agent, request.url);
+  const callback = await finishAtCallback(agent, await submitLogin(agent, login, credentials));
+  return request.redeem(callback);
+}
+
+/** Signs in to the built-in account pages (/account): ends on the page that was asked for. */
+export async function signInToAccount(agent: BrowserAgent, origin: string, credentials: { email: string; password: string; remember?: boolean }, path = '/account'): Promise<PageResponse> {
+  const login = await agent.follow(new URL(path, origin));
+  expect(formAction(login.html, '/login'), login.html.slice(0, 300)).toBeDefined();
+  const posted = await submitLogin(agent, login, credentials);
+  expect(posted.status, posted.html.slice(0, 300)).toBe(303);
+  return agent.follow(posted.location!);
+}
+
+const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" };
+const decode = (text: string | undefined) => text?.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_whole, name: string) => entities[name]!);
+
+/** The message in the page's alert banner (form error or error page), as the person reads it. */
+export function alertText(html: string): string | undefined {
+  return decode(/role="alert">([^<]+)</.exec(html)?.[1]);
+}
+
+/** The error shown under a form field, as the person reads it. */
+export function fieldError(html: string, field: string): string | undefined {
+  return decode(new RegExp(`id="${field}-error">([^<]+)<`).exec(html)?.[1]);
+}
+
+/** The page with everything per-request blanked out, for "looks identical" comparisons. */
+export function normalisePage(html: string, ...volatile: string[]): string {
+  let out = html.replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value=""').replace(/nonce="[^"]*"/g, 'nonce=""')
+    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID');
+  for (const value of volatile) out = out.split(value).join('VOLATILE');
+  return out;
+}
+
+/** The set-cookie line for a cookie name, or undefined. */
+export function setCookie(response: PageResponse, name: string): string | undefined {
+  return response.headers.getSetCookie().find((line) => line.startsWith(`${name}=`));
+}
+
+/** The first message to `address` whose subject matches. */
+export function mailTo(mail: SmtpReceiver, address: string, subject: RegExp): Promise<ParsedMail> {
+  return mail.waitFor((message) => recipients(message).includes(address.toLowerCase()) && subject.test(message.subject ?? ''));
+}
+
+/** Every message received so far for `address`. */
+export function messagesTo(mail: SmtpReceiver, address: string): ParsedMail[] {
+  return mail.messages.filter((message) => recipients(message).includes(address.toLowerCase()));
+}
+
+function recipients(message: ParsedMail): string[] {
+  const to = Array.isArray(message.to) ? message.to : message.to ? [message.to] : [];
+  return to.flatMap((entry) => entry.value.map((address) => (address.address ?? '').toLowerCase()));
+}
+
+/** The emailed link whose path is `path`. */
+export function linkIn(mail: SmtpReceiver, message: ParsedMail, path: string): URL {
+  const link = mail.linksIn(message).map((href) => new URL(href)).find((url) => url.pathname === path);
+  if (!link) throw new Error(`no ${path} link in "${message.subject}": ${mail.linksIn(message).join(', ')}`);
+  return link;
+}
+
+/** Opens an emailed link (a GET that spends nothing) and presses its one button. */
+export async function spendLink(agent: BrowserAgent, link: URL): Promise<{ page: PageResponse; done: PageResponse }> {
+  const page = await agent.request(link);
+  if (page.status !== 200) return { page, done: page };
+  const done = await submitForm(agent, page, link.pathname, {});
+  return { page, done };
+}
+
+/** An account's audit events, oldest first. */
+export async function auditEvents(t: TestServer, accountId: string) {
+  const rows: Array<{ type: string; ip: string | null; user_agent: string | null; client_id: string | null; details: Record<string, unknown> }> = await t.container.dataSource.query(
+    `SELECT type, ip, user_agent, client_id, details FROM audit_events WHERE account_id = $1 ORDER BY id`, [accountId]);
+  return rows;
+}
+
+/** The account row as stored. */
+export async function accountRow(t: TestServer, email: string) {
+  const account = await t.container.db.repos.accounts.findByEmail(email);
+  if (!account) throw new Error(`no account ${email}`);
+  return account;
+}
+
+/** Solves a fresh altcha challenge from the server, as the widget would, and returns the `altcha` field. */
+export async function solveAltcha(origin: string): Promise<string> {
+  const challenge = await (await fetch(new URL('/captcha/challenge', origin))).json() as Challenge;
+  const solution = await solveChallenge({ challenge, deriveKey });
+  if (!solution) throw new Error('no altcha solution');
+  return Buffer.from(JSON.stringify({ challenge: { parameters: challenge.parameters, signature: challenge.signature }, solution })).toString('base64');
+}
+
+/**
+ * A local Pwned Passwords range API (GET /range/{prefix}) that knows `breached` passwords and
+ * pads every answer with zero-count suffixes, as the real one does with Add-Padding.
+ */
+export async function startHibpServer(breached: string[]) {
+  const corpus = new Map<string, string[]>();
+  for (const password of breached) {
+    const digest = createHash('sha1').update(password.normalize('NFKC')).digest('hex').toUpperCase();
+    corpus.set(digest.slice(0, 5), [...(corpus.get(digest.slice(0, 5)) ?? []), digest.slice(5)]);
+  }
+  const prefixes: string[] = [];
+  const server = http.createServer((req, res) => {
+    const prefix = /^\/range\/([0-9A-F]{5})$/i.exec(req.url ?? '')?.[1]?.toUpperCase();
+    if (!prefix) { res.writeHead(404).end(); return; }
+    prefixes.push(prefix);
+    const lines = (corpus.get(prefix) ?? []).map((suffix) => `${suffix}:42`);
+    for (let i = 0; i < 5; i++) lines.push(`${randomBytes(18).toString('hex').slice(0, 35).toUpperCase()}:0`);
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(lines.join('\r\n'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** The 5-character prefixes asked for: all the API ever learns. */
+    prefixes,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+/**
+ * A browser behind a TLS-terminating proxy: requests for the (https) issuer go to the loopback
+ * server with X-Forwarded-Proto: https, as a trusted proxy would send them.
+ */
+export class ProxiedBrowserAgent extends BrowserAgent {
+  constructor(private readonly issuer: string, private readonly origin: string) {
+    super();
+  }
+
+  override request(input: string | URL, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
+    const url = new URL(input);
+    const target = url.origin === new URL(this.issuer).origin ? new URL(`${url.pathname}${url.search}`, this.origin) : url;
+    return super.request(target, { ...init, headers: { 'x-forwarded-proto': 'https', ...init.headers } });
+  }
+}
