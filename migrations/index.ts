@@ -1,5 +1,6 @@
 import { Initial1795000000000 } from './1795000000000-Initial.js';
 import { HostedAccounts1795000000001 } from './1795000000001-HostedAccounts.js';
+import { MultiFactor1795000000002 } from './1795000000002-MultiFactor.js';
 
 /** Every migration in order; listed explicitly so no loader globs the file system. */
-export const migrations = [Initial1795000000000, HostedAccounts1795000000001];
+export const migrations = [Initial1795000000000, HostedAccounts1795000000001, MultiFactor1795000000002];

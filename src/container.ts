@@ -20,6 +20,9 @@ import { createAdapterFactory } from './oidc/adapters/adapter-factory.js';
 import { createOidcModelRepository } from './oidc/adapters/oidc-model-repository.js';
 import { createClientAdapter } from './oidc/client-adapter.js';
 import { createSessionRevoker } from './oidc/session-revoker.js';
+import { createMfaService } from './mfa/mfa-service.js';
+import { recoveryCodeHasher } from './mfa/recovery-codes.js';
+import { createTrustedDevices } from './mfa/trusted-device.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
 import { auditRepositoryFor } from './audit/audit-repository.js';
 import { createAuditService } from './audit/audit-service.js';
@@ -115,12 +118,20 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });
   const passwordReset = createPasswordResetService({ ...flowDeps, rateLimits });
   const emailChange = createEmailChangeService(flowDeps);
+  const mfa = createMfaService({
+    db, secretBox, notifier, totpIssuer: config.branding.productName,
+    hashRecoveryCode: recoveryCodeHasher(createHmac('sha256', config.secrets.encryptionKey).update('portcullis recovery codes').digest('hex')),
+  });
+  const trustedDevices = createTrustedDevices({
+    key: createHmac('sha256', config.secrets.encryptionKey).update('portcullis trusted devices').digest('hex'),
+    secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
+  });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
 
   return {
     config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, keys,
     oidcModels, adapter, sessions, rateLimits, throttle, captcha, notifier, policy,
-    registration, emailVerification, passwordReset, emailChange, signIn,
+    registration, emailVerification, passwordReset, emailChange, signIn, mfa, trustedDevices,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

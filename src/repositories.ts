@@ -9,11 +9,14 @@ import { createClientRepository } from './clients/client-repository.js';
 import { ClientEntity } from './clients/client.entity.js';
 import { createSigningKeyRepository } from './keys/signing-key-repository.js';
 import { SigningKeyEntity } from './keys/signing-key.entity.js';
+import { createMfaFactorRepository } from './mfa/mfa-factor-repository.js';
+import { MfaFactorEntity } from './mfa/mfa-factor.entity.js';
+import { createRecoveryCodeRepository } from './mfa/recovery-code-repository.js';
 import { createRoleRepository } from './rbac/role-repository.js';
 import { RoleEntity } from './rbac/role.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity];
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */
 export function repositoriesFor(manager: EntityManager) {
@@ -24,6 +27,8 @@ export function repositoriesFor(manager: EntityManager) {
     clients: createClientRepository(manager),
     signingKeys: createSigningKeyRepository(manager),
     audit: createAuditRepository(manager),
+    mfaFactors: createMfaFactorRepository(manager),
+    recoveryCodes: createRecoveryCodeRepository(manager),
   };
 }
 

@@ -8,6 +8,9 @@ export interface Account {
   name: string | null;
   disabledAt: Date | null;
   passwordChangedAt: Date | null;
+  /** Opted in (or set by an admin): a second factor at every sign-in. */
+  mfaRequired: boolean;
+  trustedDeviceEpoch: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -23,6 +26,8 @@ export const AccountEntity = new EntitySchema<Account>({
     name: { type: 'text', nullable: true },
     disabledAt: { name: 'disabled_at', type: 'timestamptz', nullable: true },
     passwordChangedAt: { name: 'password_changed_at', type: 'timestamptz', nullable: true },
+    mfaRequired: { name: 'mfa_required', type: 'boolean', default: false },
+    trustedDeviceEpoch: { name: 'trusted_device_epoch', type: 'integer', default: 0 },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

@@ -14,6 +14,7 @@ function clientJson(client: ClientView, secret?: string) {
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     first_party: client.firstParty,
     allow_unverified_email: client.allowUnverifiedEmail,
+    require_mfa: client.requireMfa,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };
@@ -27,12 +28,13 @@ const editOptions = {
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'first-party': { type: 'boolean' },
   'allow-unverified-email': { type: 'boolean' },
+  'require-mfa': { type: 'boolean' },
 } as const;
 
 export const clientCommands: Record<string, CliCommand> = {
   create: {
     summary: 'register a client; prints its secret once (web and service)',
-    usage: '--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email]',
+    usage: '--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email] [--require-mfa]',
     options: { ...editOptions, type: { type: 'string' } },
     async run(container, values, _positionals, io) {
       const type = requireString(values, 'type');
@@ -42,6 +44,7 @@ export const clientCommands: Record<string, CliCommand> = {
         redirectUris: stringList(values, 'redirect-uri'), postLogoutRedirectUris: stringList(values, 'post-logout-redirect-uri'),
         firstParty: values['first-party'] === true,
         allowUnverifiedEmail: values['allow-unverified-email'] === true,
+        requireMfa: values['require-mfa'] === true,
       }, actor);
       print(io, clientJson(client, secret), (c) => `${describe(c)}${secret ? '\n\nStore the secret now: it is not shown again.' : ''}`);
     },
@@ -62,8 +65,8 @@ export const clientCommands: Record<string, CliCommand> = {
   },
   update: {
     summary: 'change name, redirect URIs, first-party or unverified-email flags (lists given replace the old ones)',
-    usage: '<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email]',
-    options: { ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' } },
+    usage: '<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa]',
+    options: { ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' } },
     async run(container, values, positionals, io) {
       const flag = (name: string) => (values[name] === true ? true : values[`no-${name}`] === true ? false : undefined);
       const firstParty = flag('first-party');
@@ -73,6 +76,7 @@ export const clientCommands: Record<string, CliCommand> = {
         postLogoutRedirectUris: stringList(values, 'post-logout-redirect-uri'),
         firstParty,
         allowUnverifiedEmail: flag('allow-unverified-email'),
+        requireMfa: flag('require-mfa'),
       }, actor);
       print(io, clientJson(client), describe);
     },

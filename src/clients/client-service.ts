@@ -14,6 +14,7 @@ export interface ClientInput {
   firstParty?: boolean;
   /** Accounts with an unverified email may sign in to this client (accounts.requireVerifiedEmail otherwise). */
   allowUnverifiedEmail?: boolean;
+  requireMfa?: boolean;
 }
 
 export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
@@ -66,6 +67,7 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
           postLogoutRedirectUris,
           firstParty: input.firstParty ?? false,
           allowUnverifiedEmail: input.allowUnverifiedEmail ?? false,
+          requireMfa: input.requireMfa ?? false,
         });
         await repos.audit.append({ type: 'client.created', actor, clientId: saved.clientId, details: { name: saved.name, clientType: saved.type, redirectUris, postLogoutRedirectUris } });
         return saved;
@@ -83,7 +85,7 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
         const after = { ...before, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as Client;
         if (!after.name.trim()) throw new BadRequestError('invalid_name', 'name must not be empty');
         checkUris(after.type, after.redirectUris, after.postLogoutRedirectUris);
-        const changed = (['name', 'redirectUris', 'postLogoutRedirectUris', 'firstParty', 'allowUnverifiedEmail'] as const)
+        const changed = (['name', 'redirectUris', 'postLogoutRedirectUris', 'firstParty', 'allowUnverifiedEmail', 'requireMfa'] as const)
           .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
         await repos.clients.update(clientId, Object.fromEntries(changed.map((key) => [key, after[key]])));
         await repos.audit.append({
@@ -125,7 +127,7 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
 
 /** Maps a client type to the OAuth metadata oidc-provider validates. */
 export function toOidcMetadata(client: Client, secret: string | undefined): Record<string, unknown> {
-  const common = { client_id: client.clientId, client_name: client.name, first_party: client.firstParty, allow_unverified_email: client.allowUnverifiedEmail };
+  const common = { client_id: client.clientId, client_name: client.name, first_party: client.firstParty, allow_unverified_email: client.allowUnverifiedEmail, require_mfa: client.requireMfa };
   if (client.type === 'service') {
     return { ...common, client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
   }

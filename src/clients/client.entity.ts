@@ -14,6 +14,8 @@ export interface Client {
   firstParty: boolean;
   /** Lets accounts whose email is not yet verified finish a sign-in to this client. */
   allowUnverifiedEmail: boolean;
+  /** Every sign-in for this client needs a second factor. */
+  requireMfa: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -30,6 +32,7 @@ export const ClientEntity = new EntitySchema<Client>({
     postLogoutRedirectUris: { name: 'post_logout_redirect_uris', type: 'text', array: true, default: () => `'{}'` },
     firstParty: { name: 'first_party', type: 'boolean', default: false },
     allowUnverifiedEmail: { name: 'allow_unverified_email', type: 'boolean', default: false },
+    requireMfa: { name: 'require_mfa', type: 'boolean', default: false },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

@@ -111,6 +111,14 @@ export const configSchema = z.object({
     altchaMaxNumber: z.number().int().min(1000),
     challengeTtl: seconds,
   }),
+  mfa: z.object({
+    /** Members of these roles must use a second factor. */
+    requiredRoles: z.array(z.string()),
+    /** Days a "trust this device" cookie skips the second factor; 0 hides the option. */
+    trustDeviceDays: z.number().int().min(0).max(90),
+    /** Removing a factor or making new recovery codes needs a sign-in this recent (seconds). */
+    recentAuthSeconds: seconds,
+  }),
   lockout: z.object({
     threshold: z.number().int().min(1),
     baseSeconds: seconds,
@@ -127,6 +135,8 @@ export const configSchema = z.object({
     resendPerAccount: limit,
     resetPerIp: limit,
     resetPerAccount: limit,
+    /** Second-factor attempts (codes, passkeys) per account. */
+    mfaPerAccount: limit,
   }),
   cleanupIntervalSeconds: seconds,
 });

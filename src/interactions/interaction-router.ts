@@ -4,13 +4,15 @@ import type { InteractionDeps } from './interaction-deps.js';
 import { createConsentHandlers } from './consent-handler.js';
 import { loadInteraction } from './load-interaction.js';
 import { createLoginHandlers } from './login-handler.js';
+import { createMfaHandlers } from './mfa-handler.js';
 import { createRegisterHandlers } from './register-handler.js';
 
 /** The hosted sign-in: /interaction/:uid and its steps. */
 export function createInteractionRouter(deps: InteractionDeps): Router {
   const { host, csrf } = deps;
   const router = new Router({ prefix: '/interaction' });
-  const login = createLoginHandlers(deps);
+  const mfa = createMfaHandlers(deps);
+  const login = createLoginHandlers(deps, mfa);
   const register = createRegisterHandlers(deps);
   const consent = createConsentHandlers(deps);
 
@@ -23,6 +25,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.get('/:uid', async (ctx) => {
     const { details, client, pending } = await loadInteraction(host, ctx);
     if (details.prompt.name === 'login') {
+      if (await mfa.resume(ctx, details, pending)) return;
       if (pending?.step === 'change_password') {
         const account = await deps.accounts.findById(pending.accountId);
         if (account) return login.renderNewPassword(ctx, details.uid, account.email);
@@ -34,6 +37,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   });
   router.post('/:uid/login', login.login);
   router.post('/:uid/new-password', login.newPassword);
+  router.post('/:uid/mfa', mfa.verify);
+  router.post('/:uid/mfa/enrol', mfa.confirmEnrolment);
+  router.post('/:uid/mfa/done', mfa.done);
   router.get('/:uid/register', register.show);
   router.post('/:uid/register', register.submit);
   router.post('/:uid/resend', register.resend);

@@ -7,7 +7,15 @@ import type { ProviderHost } from '../oidc/provider.js';
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /** Server-side progress of a sign-in that isn't finished yet, kept on the Interaction. */
-export interface PendingSignIn { accountId: string; remember: boolean; step: 'change_password' }
+export interface PendingSignIn {
+  accountId: string;
+  remember: boolean;
+  step: 'change_password' | 'mfa' | 'mfa_enrol' | 'recovery_codes';
+  /** How the person has proven themselves so far (RFC 8176 values). */
+  amr: string[];
+  /** The TOTP factor being enrolled during this sign-in. */
+  enrolFactorId?: string;
+}
 
 /**
  * Re-reads the interaction from its cookie and checks the URL's uid and the prompt the step

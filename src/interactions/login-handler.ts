@@ -4,13 +4,17 @@ import { PasswordRejectedError } from '../accounts/password-errors.js';
 import { readForm } from '../http/form-body.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { fieldErrors, loginForm, newPasswordForm } from './form-schemas.js';
-import { loadInteraction, type PendingSignIn } from './load-interaction.js';
+import type { Account } from '../accounts/account.entity.js';
+import { loadInteraction, type InteractionDetails, type PendingSignIn } from './load-interaction.js';
+import type { MfaHandlers } from './mfa-handler.js';
+
+type Client = { clientId: string; clientName?: string; [key: string]: unknown };
 import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from './page-context.js';
 
 interface LoginView { email?: string; remember?: boolean; captcha?: boolean; formError?: string; errors?: Record<string, string> }
 
 /** Password sign-in: lockout and CAPTCHA first, then the password, then what must happen before a session. */
-export function createLoginHandlers(deps: InteractionDeps) {
+export function createLoginHandlers(deps: InteractionDeps, mfa: MfaHandlers) {
   const { host, csrf, render, signIn, captcha, config } = deps;
 
   async function renderLogin(ctx: Context, uid: string, clientName: string | undefined, view: LoginView, status = 200) {
@@ -21,17 +25,24 @@ export function createLoginHandlers(deps: InteractionDeps) {
     }, status);
   }
 
-  async function renderNewPassword(ctx: Context, uid: string, email: string, formError?: string, status = 200) {
+  async function renderNewPassword(ctx: Context, uid: string, email: string, passwordError?: string, status = 200) {
     await render(ctx, 'interaction/new-password', {
       title: tr(ctx, 'pages.breached.title'), heading: tr(ctx, 'pages.breached.title'), lead: tr(ctx, 'pages.breached.body'),
-      action: `/interaction/${uid}/new-password`, email, formError, meter: meterSettings(config.passwordPolicy),
+      action: `/interaction/${uid}/new-password`, email, formError: passwordError, errors: passwordError ? { password: passwordError } : {}, meter: meterSettings(config.passwordPolicy),
     }, status);
   }
 
-  async function finish(ctx: Context, accountId: string, remember: boolean) {
-    await host.provider.interactionFinished(ctx.req, ctx.res, {
-      login: { accountId, amr: ['pwd'], remember, ts: Math.floor(Date.now() / 1000) },
-    }, { mergeWithLastSubmission: false });
+  /** After a correct password: a confirmed address when the client needs one, then the MFA policy. */
+  async function continueSignIn(ctx: Context, details: InteractionDetails, client: Client, account: Account, remember: boolean) {
+    const mayBeUnverified = client['allow_unverified_email'] === true || !config.accounts.requireVerifiedEmail;
+    if (!account.emailVerified && !mayBeUnverified) {
+      return render(ctx, 'interaction/message', {
+        title: tr(ctx, 'pages.unverified.title'), heading: tr(ctx, 'pages.unverified.title'),
+        message: tr(ctx, 'pages.unverified.body', { client: client.clientName ?? client.clientId, email: account.email }),
+        resendAction: `/interaction/${details.uid}/resend`, resendEmail: account.email,
+      }, 403);
+    }
+    await mfa.afterFirstFactor(ctx, details, client, account, { accountId: account.id, remember, amr: ['pwd'] });
   }
 
   return {
@@ -73,19 +84,11 @@ export function createLoginHandlers(deps: InteractionDeps) {
       const { account } = result;
       if (result.breached) {
         // Kept on the interaction, server-side: no session exists until the new password is set.
-        const pending: PendingSignIn = { accountId: account.id, remember, step: 'change_password' };
+        const pending: PendingSignIn = { accountId: account.id, remember, step: 'change_password', amr: ['pwd'] };
         await host.provider.interactionResult(ctx.req, ctx.res, { portcullis: pending }, { mergeWithLastSubmission: true });
         return renderNewPassword(ctx, details.uid, account.email);
       }
-      const mayBeUnverified = client['allow_unverified_email'] === true || !config.accounts.requireVerifiedEmail;
-      if (!account.emailVerified && !mayBeUnverified) {
-        return render(ctx, 'interaction/message', {
-          title: tr(ctx, 'pages.unverified.title'), heading: tr(ctx, 'pages.unverified.title'),
-          message: tr(ctx, 'pages.unverified.body', { client: client.clientName ?? client.clientId, email: account.email }),
-          resendAction: `/interaction/${details.uid}/resend`, resendEmail: account.email,
-        }, 403);
-      }
-      await finish(ctx, account.id, remember);
+      await continueSignIn(ctx, details, client, account, remember);
     },
 
     /** The breached-password step: only reachable with the pending state a correct password left. */
@@ -104,7 +107,7 @@ export function createLoginHandlers(deps: InteractionDeps) {
         if (error instanceof PasswordRejectedError) return renderNewPassword(ctx, details.uid, account.email, passwordProblemText(ctx, error.problems), 400);
         throw error;
       }
-      await finish(ctx, account.id, pending.remember);
+      await continueSignIn(ctx, details, client, (await deps.accounts.findById(account.id))!, pending.remember);
     },
   };
 }

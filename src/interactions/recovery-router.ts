@@ -43,10 +43,11 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
     });
   });
 
-  async function renderReset(ctx: Context, token: string, email: string, formError?: string, status = 200) {
+  // The banner announces the error; the field carries it too, tied with aria-invalid and aria-describedby.
+  async function renderReset(ctx: Context, token: string, email: string, passwordError?: string, status = 200) {
     await render(ctx, 'interaction/new-password', {
       title: tr(ctx, 'pages.reset.title'), heading: tr(ctx, 'pages.reset.title'), lead: tr(ctx, 'pages.reset.lead', { email }),
-      action: '/reset-password', token, email, formError, meter: meterSettings(config.passwordPolicy),
+      action: '/reset-password', token, email, formError: passwordError, errors: passwordError ? { password: passwordError } : {}, meter: meterSettings(config.passwordPolicy),
     }, status);
   }
   router.get('/reset-password', async (ctx) => {

@@ -3,6 +3,8 @@ import type { ResolvedConfig } from '../config/schema.js';
 import type { Renderer } from '../http/render.js';
 import { accountClientMetadata } from '../account/account-session.js';
 import { translator } from '../i18n/i18n.js';
+import { acr } from '../mfa/mfa-policy.js';
+import { createInteractionPolicy } from './interaction-policy.js';
 import { createResourceServers } from './resource-servers.js';
 
 export interface ConfigurationDeps {
@@ -25,8 +27,8 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     findAccount,
     jwks,
     clients: [accountClientMetadata(config.issuer, config.branding.productName)],
-    // amr rides on the openid scope so every ID token says how the person signed in (RFC 8176).
-    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
+    // amr and acr ride on the openid scope so every ID token says how the person signed in (RFC 8176).
+    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr', 'acr'], email: ['email', 'email_verified'], profile: ['name'] },
     scopes,
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -46,7 +48,7 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party', 'allow_unverified_email'],
+      properties: ['first_party', 'allow_unverified_email', 'require_mfa'],
       validator(_ctx, key, value) {
         if (value !== undefined && typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
@@ -69,7 +71,8 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
         },
       },
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: createInteractionPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    acrValues: [acr.password, acr.mfa],
     ttl: {
       AuthorizationCode: config.ttl.authorizationCode,
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,

@@ -21,6 +21,7 @@ const limits: Config['rateLimits'] = {
   resendPerAccount: { points: 3, durationSeconds: 3600 },
   resetPerIp: { points: 10, durationSeconds: 3600 },
   resetPerAccount: { points: 3, durationSeconds: 3600 },
+  mfaPerAccount: { points: 5, durationSeconds: 300 },
 };
 
 const redisConfig = testRedis();

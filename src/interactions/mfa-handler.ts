@@ -1,0 +1,143 @@
+import type { Context } from 'koa';
+import { errors } from 'oidc-provider';
+import { z } from 'zod';
+import type { Account } from '../accounts/account.entity.js';
+import { AppError } from '../errors/app-error.js';
+import { readForm } from '../http/form-body.js';
+import { acr, mfaRequired, requestsMfa } from '../mfa/mfa-policy.js';
+import type { InteractionDeps } from './interaction-deps.js';
+import { loadInteraction, type InteractionDetails, type PendingSignIn } from './load-interaction.js';
+import { flowContext, tr } from './page-context.js';
+
+const mfaForm = z.object({ csrf: z.string(), method: z.enum(['totp', 'recovery']), code: z.string().trim().min(1).max(40), trust: z.literal('on').optional() });
+const enrolForm = z.object({ csrf: z.string(), code: z.string().trim().min(1).max(10) });
+
+type Client = { clientId: string; clientName?: string; [key: string]: unknown };
+
+/**
+ * The second-factor step every way into a session passes through: after a password (and a
+ * replaced breached one), and as step-up for a signed-in person. Progress lives on the
+ * Interaction, server-side; no session exists until it is finished.
+ */
+export function createMfaHandlers(deps: InteractionDeps) {
+  const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits } = deps;
+
+  async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr'>, secondFactor: string[]) {
+    const amr = [...new Set([...pending.amr, ...secondFactor, ...(secondFactor.length ? ['mfa'] : [])])];
+    await host.provider.interactionFinished(ctx.req, ctx.res, {
+      login: { accountId: pending.accountId, amr, acr: secondFactor.length ? acr.mfa : acr.password, remember: pending.remember, ts: Math.floor(Date.now() / 1000) },
+    }, { mergeWithLastSubmission: false });
+  }
+
+  async function savePending(ctx: Context, pending: PendingSignIn) {
+    await host.provider.interactionResult(ctx.req, ctx.res, { portcullis: pending }, { mergeWithLastSubmission: true });
+  }
+
+  async function renderChallenge(ctx: Context, uid: string, formError?: string, status = 200) {
+    await render(ctx, 'interaction/mfa', { title: tr(ctx, 'pages.mfa.title'), uid, formError, trustDays: config.mfa.trustDeviceDays }, status);
+  }
+
+  async function startEnrolment(ctx: Context, uid: string, pending: PendingSignIn, account: Account, formError?: string, status = 200) {
+    const enrolment = await mfa.startTotp(account.id, account.email);
+    await savePending(ctx, { ...pending, step: 'mfa_enrol', enrolFactorId: enrolment.factorId });
+    await render(ctx, 'interaction/mfa-enrol', { title: tr(ctx, 'pages.mfa.enrol_title'), uid, qrDataUrl: enrolment.qrDataUrl, secret: enrolment.secret, formError }, status);
+  }
+
+  /** Sends the sign-in to the second factor when one is due, or finishes it with the first. */
+  async function afterFirstFactor(ctx: Context, details: InteractionDetails, client: Client, account: Account, pending: Omit<PendingSignIn, 'step'>) {
+    const factors = await mfa.listFactors(account.id);
+    const required = mfaRequired({
+      accountRequiresMfa: account.mfaRequired, roles: await accounts.rolesOf(account.id), requiredRoles: config.mfa.requiredRoles,
+      clientRequiresMfa: client['require_mfa'] === true, acrValues: details.params.acr_values as string | undefined,
+    });
+    if (!factors.length && !required) return finish(ctx, pending, []);
+    const stepUp = requestsMfa(details.params.acr_values);
+    if (factors.length && !stepUp && trustedDevices.isTrusted(ctx, account.id, account.trustedDeviceEpoch)) return finish(ctx, pending, ['mfa']);
+    if (!factors.length) return startEnrolment(ctx, details.uid, { ...pending, step: 'mfa_enrol' }, account);
+    await savePending(ctx, { ...pending, step: 'mfa' });
+    await renderChallenge(ctx, details.uid);
+  }
+
+  async function pendingAccount(ctx: Context, step: PendingSignIn['step']) {
+    const loaded = await loadInteraction(host, ctx, 'login');
+    if (loaded.pending?.step !== step) throw new errors.InvalidRequest('this sign-in step is not pending');
+    const account = await accounts.findById(loaded.pending.accountId);
+    if (!account || account.disabledAt) throw new errors.InvalidRequest('account not available');
+    return { ...loaded, pending: loaded.pending, account };
+  }
+
+  return {
+    afterFirstFactor,
+    renderChallenge,
+
+    /** GET with pending MFA state, or a signed-in person asked for a second factor (step-up). */
+    async resume(ctx: Context, details: InteractionDetails, pending: PendingSignIn | undefined): Promise<boolean> {
+      if (pending?.step === 'mfa') return renderChallenge(ctx, details.uid).then(() => true);
+      if (pending?.step === 'recovery_codes') return render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), uid: details.uid, codes: [] }).then(() => true);
+      if (pending?.step === 'mfa_enrol') {
+        const account = await accounts.findById(pending.accountId);
+        if (account) return startEnrolment(ctx, details.uid, pending, account).then(() => true);
+      }
+      const session = details.session as { accountId?: string; amr?: string[] } | undefined;
+      if (!pending && session?.accountId && details.prompt.reasons.includes('mfa_required')) {
+        const account = await accounts.findById(session.accountId);
+        if (!account || account.disabledAt) return false;
+        const base = { accountId: account.id, remember: true, amr: session.amr ?? ['pwd'] };
+        if (await mfa.hasFactors(account.id)) {
+          await savePending(ctx, { ...base, step: 'mfa' });
+          await renderChallenge(ctx, details.uid);
+        } else {
+          await startEnrolment(ctx, details.uid, { ...base, step: 'mfa_enrol' }, account);
+        }
+        return true;
+      }
+      return false;
+    },
+
+    async verify(ctx: Context) {
+      const { details, pending, account } = await pendingAccount(ctx, 'mfa');
+      const form = await readForm(ctx);
+      csrf.verify(ctx, form.csrf);
+      const parsed = mfaForm.safeParse(form);
+      if (!parsed.success) return renderChallenge(ctx, details.uid, tr(ctx, 'pages.mfa.enter_code'), 400);
+      await rateLimits.consume('mfaPerAccount', account.id);
+      const context = flowContext(ctx, String(details.params.client_id));
+      const ok = parsed.data.method === 'totp'
+        ? await mfa.verifyTotp(account.id, parsed.data.code, context)
+        : await mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
+      if (!ok) return renderChallenge(ctx, details.uid, tr(ctx, 'pages.mfa.code_invalid'), 400);
+      if (parsed.data.trust === 'on') trustedDevices.remember(ctx, account.id, account.trustedDeviceEpoch);
+      await finish(ctx, pending, ['otp']);
+    },
+
+    async confirmEnrolment(ctx: Context) {
+      const { details, pending, account } = await pendingAccount(ctx, 'mfa_enrol');
+      const form = await readForm(ctx);
+      csrf.verify(ctx, form.csrf);
+      const parsed = enrolForm.safeParse(form);
+      if (!pending.enrolFactorId) throw new errors.InvalidRequest('no enrolment in progress');
+      await rateLimits.consume('mfaPerAccount', account.id);
+      let recoveryCodes: string[] | undefined;
+      try {
+        if (!parsed.success) throw new AppError('mfa_code_invalid', 400);
+        ({ recoveryCodes } = await mfa.confirmTotp(account.id, pending.enrolFactorId, parsed.data.code, flowContext(ctx, String(details.params.client_id))));
+      } catch (error) {
+        if (error instanceof AppError && error.status === 400) return startEnrolment(ctx, details.uid, pending, account, tr(ctx, 'pages.mfa.code_invalid'), 400);
+        throw error;
+      }
+      if (!recoveryCodes) return finish(ctx, pending, ['otp']);
+      // The codes are shown once; the step that follows only finishes the sign-in.
+      await savePending(ctx, { ...pending, step: 'recovery_codes', amr: [...pending.amr, 'otp'], enrolFactorId: undefined });
+      await render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), uid: details.uid, codes: recoveryCodes });
+    },
+
+    async done(ctx: Context) {
+      const { pending } = await pendingAccount(ctx, 'recovery_codes');
+      const form = await readForm(ctx);
+      csrf.verify(ctx, form.csrf);
+      await finish(ctx, pending, ['otp']);
+    },
+  };
+}
+
+export type MfaHandlers = ReturnType<typeof createMfaHandlers>;
