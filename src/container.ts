@@ -23,6 +23,10 @@ import { createSessionRevoker } from './oidc/session-revoker.js';
 import { createMfaService } from './mfa/mfa-service.js';
 import { recoveryCodeHasher } from './mfa/recovery-codes.js';
 import { createTrustedDevices } from './mfa/trusted-device.js';
+import { createWebAuthnService } from './mfa/webauthn.js';
+import { createOtpService, otpCodeHasher } from './mfa/otp-service.js';
+import { createSmsSender } from './infra/sms.js';
+import { createWebAuthnChallengeStore } from './mfa/webauthn-challenge-store.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
 import { auditRepositoryFor } from './audit/audit-repository.js';
 import { createAuditService } from './audit/audit-service.js';
@@ -112,15 +116,27 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
   const flowDeps = {
     db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
-    revokeSessions: (accountId: string, options?: { keepSessionId?: string }) => sessions.revokeAccount(accountId, options),
+    revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
+      await sessions.revokeAccount(accountId, options);
+      // Ending every session also ends every device's "trust this device" pass.
+      if (!options?.keepSessionId) await db.repos.accounts.bumpTrustedDeviceEpoch(accountId);
+    },
   };
   const registration = createRegistrationService(flowDeps);
   const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });
   const passwordReset = createPasswordResetService({ ...flowDeps, rateLimits });
   const emailChange = createEmailChangeService(flowDeps);
-  const mfa = createMfaService({
-    db, secretBox, notifier, totpIssuer: config.branding.productName,
-    hashRecoveryCode: recoveryCodeHasher(createHmac('sha256', config.secrets.encryptionKey).update('portcullis recovery codes').digest('hex')),
+  const derivedKey = (label: string) => createHmac('sha256', config.secrets.encryptionKey).update(`portcullis ${label}`).digest('hex');
+  const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
+  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
+  const otp = createOtpService({
+    db, notifier, sms: createSmsSender(config.sms, { logger }), hashCode: otpCodeHasher(derivedKey('one-time codes')),
+    hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer,
+  });
+  const issuerUrl = new URL(config.issuer);
+  const webauthn = createWebAuthnService({
+    db, rpName: config.branding.productName, rpId: issuerUrl.hostname, origin: issuerUrl.origin,
+    challengeStore: createWebAuthnChallengeStore({ redis, sql: dataSource }),
   });
   const trustedDevices = createTrustedDevices({
     key: createHmac('sha256', config.secrets.encryptionKey).update('portcullis trusted devices').digest('hex'),
@@ -131,7 +147,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   return {
     config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, keys,
     oidcModels, adapter, sessions, rateLimits, throttle, captcha, notifier, policy,
-    registration, emailVerification, passwordReset, emailChange, signIn, mfa, trustedDevices,
+    registration, emailVerification, passwordReset, emailChange, signIn, mfa, otp, trustedDevices, webauthn,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

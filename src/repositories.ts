@@ -12,6 +12,7 @@ import { SigningKeyEntity } from './keys/signing-key.entity.js';
 import { createMfaFactorRepository } from './mfa/mfa-factor-repository.js';
 import { MfaFactorEntity } from './mfa/mfa-factor.entity.js';
 import { createRecoveryCodeRepository } from './mfa/recovery-code-repository.js';
+import { createOtpChallengeRepository } from './mfa/otp-challenge-repository.js';
 import { createRoleRepository } from './rbac/role-repository.js';
 import { RoleEntity } from './rbac/role.entity.js';
 
@@ -29,6 +30,7 @@ export function repositoriesFor(manager: EntityManager) {
     audit: createAuditRepository(manager),
     mfaFactors: createMfaFactorRepository(manager),
     recoveryCodes: createRecoveryCodeRepository(manager),
+    otpChallenges: createOtpChallengeRepository(manager),
   };
 }
 

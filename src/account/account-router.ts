@@ -1,21 +1,23 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { PasswordRejectedError } from '../accounts/password-errors.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
 import type { InteractionDeps } from '../interactions/interaction-deps.js';
-import { flowContext, meterSettings, passwordProblemText, tr } from '../interactions/page-context.js';
-import { accountLoginUrl, currentAccount, finishAccountLogin } from './account-session.js';
+import { fieldErrors } from '../interactions/form-schemas.js';
+import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from '../interactions/page-context.js';
+import { finishAccountLogin } from './account-session.js';
+import { requireSignedIn } from './signed-in.js';
 
 const profileForm = z.object({ csrf: z.string(), name: z.string().trim().max(200) });
-const passwordForm = z.object({ csrf: z.string(), current: z.string().min(1).max(4096), password: z.string().min(1).max(4096), signOutOthers: z.literal('on').optional() });
-const emailChangeForm = z.object({ csrf: z.string(), email: z.string().trim().min(1).max(320), password: z.string().min(1).max(4096) });
+// Messages are catalogue keys: a failed parse marks each field with its own error (fieldErrors).
+const passwordForm = z.object({ csrf: z.string(), current: z.string().min(1, 'pages.login.enter_password').max(4096), password: z.string().min(1, 'pages.login.enter_password').max(4096), signOutOthers: z.literal('on').optional() });
+const emailChangeForm = z.object({ csrf: z.string(), email: z.string().trim().min(1, 'pages.login.enter_email').max(320), password: z.string().min(1, 'pages.login.enter_password').max(4096) });
 
 /** Self-service pages for the signed-in person: profile, password, email. */
 export function createAccountRouter(deps: InteractionDeps): Router {
-  const { host, csrf, render, config, passwordReset, emailChange, db } = deps;
-  const secure = config.issuer.startsWith('https://');
+  const { csrf, render, config, passwordReset, emailChange, db } = deps;
   const router = new Router({ prefix: '/account' });
 
   router.use(async (ctx, next) => {
@@ -30,18 +32,7 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     ctx.redirect(returnTo ?? '/account');
   });
 
-  /** Loads the signed-in account or sends the person to sign in first. */
-  async function signedIn(ctx: Context, next: Next) {
-    const current = await currentAccount(host, ctx);
-    const account = current ? await deps.accounts.findById(current.accountId) : null;
-    if (!current || !account || account.disabledAt) {
-      if (ctx.method !== 'GET') throw new AppError('login_required', 401, 'Sign in again to continue.');
-      return ctx.redirect(accountLoginUrl(ctx, config.issuer, secure, ctx.path));
-    }
-    ctx.state.account = account;
-    ctx.state.sessionId = current.sessionId;
-    await next();
-  }
+  const signedIn = requireSignedIn(deps);
 
   const page = (ctx: Context, view: string, title: string, locals: Record<string, unknown> = {}, status = 200) =>
     render(ctx, `account/${view}`, { title: tr(ctx, title), account: ctx.state.account, meter: meterSettings(config.passwordPolicy), ...locals }, status);
@@ -66,7 +57,7 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);
     const parsed = passwordForm.safeParse(form);
-    if (!parsed.success) return page(ctx, 'password', 'pages.account.change_password', { formError: tr(ctx, 'pages.login.enter_password') }, 400);
+    if (!parsed.success) return page(ctx, 'password', 'pages.account.change_password', { errors: translateErrors(ctx, fieldErrors(parsed.error)) }, 400);
     try {
       await passwordReset.changePassword(ctx.state.account.id, {
         current: parsed.data.current, password: parsed.data.password, signOutOthers: parsed.data.signOutOthers === 'on', currentSessionId: ctx.state.sessionId,
@@ -86,7 +77,7 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);
     const parsed = emailChangeForm.safeParse(form);
-    if (!parsed.success) return page(ctx, 'email', 'pages.account.change_email', { newEmail: form.email ?? '', formError: tr(ctx, 'pages.common.required_field') }, 400);
+    if (!parsed.success) return page(ctx, 'email', 'pages.account.change_email', { newEmail: form.email ?? '', errors: translateErrors(ctx, fieldErrors(parsed.error)) }, 400);
     try {
       await emailChange.requestChange(ctx.state.account.id, { newEmail: parsed.data.email, password: parsed.data.password }, flowContext(ctx));
     } catch (error) {

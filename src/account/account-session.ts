@@ -6,19 +6,19 @@ import type { ProviderHost } from '../oidc/provider.js';
 /** The built-in first-party client the self-service pages sign in through, like any relying party. */
 export const accountClientId = 'portcullis-account';
 
-export interface SignedInAccount { accountId: string; sessionId: string }
+export interface SignedInAccount { accountId: string; sessionId: string; /** When the person last proved who they are (epoch seconds). */ loginTs: number }
 
 /** The account signed in on this browser's oidc-provider session, if any. */
 export async function currentAccount(host: ProviderHost, ctx: Context): Promise<SignedInAccount | undefined> {
   const session = await host.provider.Session.get(ctx as never);
   if (!session?.accountId) return undefined;
-  return { accountId: session.accountId, sessionId: session.jti };
+  return { accountId: session.accountId, sessionId: session.jti, loginTs: session.loginTs ?? 0 };
 }
 
 const stateCookie = 'pcl.account-state';
 
 /** Starts a sign-in for the account pages: code flow with PKCE and a state bound to this browser. */
-export function accountLoginUrl(ctx: Context, issuer: string, secure: boolean, returnTo: string): string {
+export function accountLoginUrl(ctx: Context, issuer: string, secure: boolean, returnTo: string, reauthenticate = false): string {
   const state = randomBytes(16).toString('base64url');
   const verifier = randomBytes(32).toString('base64url');
   ctx.cookies.set(stateCookie, `${state}.${returnTo}`, { httpOnly: true, sameSite: 'lax', secure, signed: true, maxAge: 600_000, path: '/account' });
@@ -27,6 +27,7 @@ export function accountLoginUrl(ctx: Context, issuer: string, secure: boolean, r
     client_id: accountClientId, response_type: 'code', scope: 'openid', state,
     redirect_uri: `${issuer}/account/callback`,
     code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+    ...(reauthenticate ? { prompt: 'login' } : {}),
   }).toString();
   return url.toString();
 }

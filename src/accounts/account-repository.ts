@@ -26,6 +26,10 @@ export function createAccountRepository(manager: EntityManager) {
     async update(id: string, changes: Partial<Omit<Account, 'id' | 'createdAt'>>): Promise<void> {
       await repo.update({ id }, changes);
     },
+    /** Voids every "trust this device" cookie of the account. */
+    async bumpTrustedDeviceEpoch(id: string): Promise<void> {
+      await manager.query(`UPDATE accounts SET trusted_device_epoch = trusted_device_epoch + 1 WHERE id = $1`, [id]);
+    },
     /** A confirmed address change; a taken address surfaces as ConflictError. */
     async updateEmail(id: string, email: string): Promise<void> {
       try {

@@ -87,6 +87,18 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
       });
     },
 
+    /** Sets whether the account must use a second factor at every sign-in. */
+    async setMfaRequired(idOrEmail: string, required: boolean, actor: string): Promise<AccountView> {
+      return db.transaction(async (repos) => {
+        const account = idOrEmail.includes('@') ? await repos.accounts.findByEmail(idOrEmail)
+          : uuidPattern.test(idOrEmail) ? await repos.accounts.findById(idOrEmail) : null;
+        assertThat(account, new NotFoundError('account_not_found', `no account ${idOrEmail}`));
+        await repos.accounts.update(account.id, { mfaRequired: required });
+        await repos.audit.append({ type: 'account.mfa_policy_changed', actor, accountId: account.id, details: { before: account.mfaRequired, after: required } });
+        return view(repos, { ...account, mfaRequired: required });
+      });
+    },
+
     findById: (id: string) => db.repos.accounts.findById(id),
     rolesOf: (id: string) => db.repos.roles.namesForAccount(id),
 

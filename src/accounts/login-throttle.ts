@@ -24,6 +24,8 @@ export interface LoginThrottle {
   recordSuccess(email: string, ip: string): Promise<void>;
   /** Lifts a lock (temporary or permanent) and forgets the failures and the lock level. */
   unlock(email: string): Promise<void>;
+  /** Whether the next attempt for this email or from this IP must carry a CAPTCHA; reserves nothing. */
+  captchaRequired(email: string, ip: string): Promise<boolean>;
 }
 
 export interface LoginThrottleDeps {
@@ -73,6 +75,9 @@ export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
   /** Attempts allowed this round: the threshold, or what is left of the maxConsecutiveFailures budget. */
   const roundLimit = (locks: number) => Math.min(lockout.threshold, lockout.maxConsecutiveFailures - locks * lockout.threshold);
   const count = (res: { consumedPoints: number } | null) => res?.consumedPoints ?? 0;
+  /** Consecutive failures by email (locks so far plus this round) or recent failures by IP reached captchaAfter. */
+  const needsCaptcha = (locks: number, round: { consumedPoints: number } | null, ipRes: { consumedPoints: number } | null) =>
+    locks * lockout.threshold + Math.min(count(round), lockout.threshold) >= captchaAfter || count(ipRes) >= captchaAfter;
 
   function lockedAnswer(round: { consumedPoints: number; msBeforeNext: number }, locks: number, captchaRequired: boolean): LoginCheck {
     // BLOCKED: the lock is placed and expires with the key. Below it the round is full and its last
@@ -92,8 +97,7 @@ export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
       const key = subjectKey(email);
       const [levelRes, before, ipRes] = await Promise.all([level.get(key), attempts.get(key), ipFailures.get(subjectKey(ip))]).catch(failClosed);
       const locks = count(levelRes);
-      const consecutive = locks * lockout.threshold + Math.min(count(before), lockout.threshold);
-      const captchaRequired = consecutive >= captchaAfter || count(ipRes) >= captchaAfter;
+      const captchaRequired = needsCaptcha(locks, before, ipRes);
       // A permanent lock ignores time, so Retry-After only says "not soon".
       if (permanentAt(locks)) return { locked: true, retryAfterSeconds: lockout.maxSeconds, captchaRequired, permanent: true };
       const limit = roundLimit(locks);
@@ -125,6 +129,12 @@ export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
     // The IP count is left alone: an attacker must not clear it by signing in to an account of their own.
     recordSuccess: (email) => forget(email),
     unlock: (email) => forget(email),
+
+    async captchaRequired(email, ip) {
+      const key = subjectKey(email);
+      const [levelRes, round, ipRes] = await Promise.all([level.get(key), attempts.get(key), ipFailures.get(subjectKey(ip))]).catch(failClosed);
+      return needsCaptcha(count(levelRes), round, ipRes);
+    },
   };
 }
 

@@ -62,7 +62,9 @@ export function createSignInService(deps: SignInDeps) {
           await announceLock(email, failure.permanent ? undefined : failure.lockSeconds, context);
           return { outcome: 'locked', retryAfterSeconds: failure.lockSeconds ?? deps.lockout.maxSeconds };
         }
-        return { outcome: 'invalid', captchaRequired: check.captchaRequired };
+        // This failure may be the one that makes the next attempt need a CAPTCHA: show the widget now.
+        const captchaRequired = check.captchaRequired || await throttle.captchaRequired(email, context.ip ?? 'unknown');
+        return { outcome: 'invalid', captchaRequired };
       }
       await throttle.recordSuccess(email, context.ip ?? 'unknown');
       // NIST SP 800-63B: a password found in a breach corpus since it was set must be replaced.

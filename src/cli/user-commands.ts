@@ -11,7 +11,7 @@ const actor = 'cli';
 function userJson(account: AccountView) {
   return {
     id: account.id, email: account.email, email_verified: account.emailVerified, name: account.name,
-    roles: account.roles, disabled: account.disabledAt !== null, created_at: account.createdAt,
+    roles: account.roles, disabled: account.disabledAt !== null, mfa_required: account.mfaRequired, created_at: account.createdAt,
   };
 }
 
@@ -67,6 +67,25 @@ export const userCommands: Record<string, CliCommand> = {
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
       const users = (await container.accounts.list(limit, typeof values.after === 'string' ? values.after : undefined)).map(userJson);
       print(io, users, (all) => all.map((u) => `${u.id}  ${u.email}${u.disabled ? '  (disabled)' : ''}`).join('\n') || 'no accounts');
+    },
+  },
+  'reset-mfa': {
+    summary: 'remove every second factor and recovery code of an account (it enrols again if a policy requires one)',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      const account = await container.accounts.show(requirePositional(positionals, 'id|email'));
+      const removed = await container.mfa.reset(account.id, actor);
+      await container.sessions.revokeAccount(account.id);
+      print(io, { id: account.id, email: account.email, factors_removed: removed }, (r) => `removed ${r.factors_removed} factors of ${r.email}; its sessions were ended`);
+    },
+  },
+  'require-mfa': {
+    summary: 'make an account use a second factor at every sign-in (--off to stop)',
+    usage: '<id|email> [--off]',
+    options: { off: { type: 'boolean' } },
+    async run(container, values, positionals, io) {
+      const account = await container.accounts.setMfaRequired(requirePositional(positionals, 'id|email'), values.off !== true, actor);
+      print(io, userJson(account), describe);
     },
   },
   show: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { smsConfigSchema } from '../infra/sms.js';
 
 const seconds = z.number().int().positive();
 
@@ -111,6 +112,7 @@ export const configSchema = z.object({
     altchaMaxNumber: z.number().int().min(1000),
     challengeTtl: seconds,
   }),
+  sms: smsConfigSchema,
   mfa: z.object({
     /** Members of these roles must use a second factor. */
     requiredRoles: z.array(z.string()),

@@ -18,6 +18,8 @@ export interface EmailLocals {
   /** Notice to the OLD address once the email was changed. */
   'email-changed': { newEmail: string };
   'recovery-code-used': { remaining: number };
+  /** A one-time code for an email second factor (sign-in or enrolment). */
+  'mfa-code': { code: string; expiresMinutes: number };
 }
 
 export type EmailTemplate = keyof EmailLocals;
@@ -45,6 +47,7 @@ export interface EmailRendererOptions {
 const templateSet: Record<EmailTemplate, true> = {
   'verify-email': true, 'account-exists': true, 'reset-password': true, 'password-changed': true,
   'account-locked': true, 'change-email-verify': true, 'email-changed': true, 'recovery-code-used': true,
+  'mfa-code': true,
 };
 
 /** Every email template, for tests and previews. */

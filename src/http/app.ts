@@ -1,6 +1,7 @@
 import path from 'node:path';
 import Koa from 'koa';
 import { createAccountRouter } from '../account/account-router.js';
+import { createSecurityRouter } from '../account/security-router.js';
 import { createCaptchaRouter } from '../captcha/captcha-router.js';
 import type { Container } from '../container.js';
 import { negotiateLocale } from '../i18n/i18n.js';
@@ -40,6 +41,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
     createCaptchaRouter(container.captcha),
     createInteractionRouter(deps),
     createRecoveryRouter(deps),
+    createSecurityRouter(deps),
     createAccountRouter(deps),
   ];
 

@@ -19,6 +19,8 @@ export const vendorFiles: Readonly<Record<string, string>> = Object.freeze({
   'altcha.js': 'altcha/dist/external/altcha.min.js',
   'altcha.css': 'altcha/dist/external/altcha.css',
   'altcha-worker-sha.js': 'altcha/dist/workers/sha.js',
+  // The UMD bundle (global SimpleWebAuthnBrowser): its esm/ build is split into relative imports.
+  'simplewebauthn-browser.js': '@simplewebauthn/browser/dist/bundle/index.umd.min.js',
 });
 
 const vendorPrefix = '/static/vendor/';

@@ -5,6 +5,7 @@ import { createConsentHandlers } from './consent-handler.js';
 import { loadInteraction } from './load-interaction.js';
 import { createLoginHandlers } from './login-handler.js';
 import { createMfaHandlers } from './mfa-handler.js';
+import { createPasskeyHandlers } from './passkey-handler.js';
 import { createRegisterHandlers } from './register-handler.js';
 
 /** The hosted sign-in: /interaction/:uid and its steps. */
@@ -13,6 +14,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction' });
   const mfa = createMfaHandlers(deps);
   const login = createLoginHandlers(deps, mfa);
+  const passkey = createPasskeyHandlers(deps);
   const register = createRegisterHandlers(deps);
   const consent = createConsentHandlers(deps);
 
@@ -38,6 +40,11 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.post('/:uid/login', login.login);
   router.post('/:uid/new-password', login.newPassword);
   router.post('/:uid/mfa', mfa.verify);
+  router.post('/:uid/mfa/send', mfa.sendCode);
+  router.post('/:uid/mfa/webauthn/options', passkey.secondFactorOptions);
+  router.post('/:uid/mfa/webauthn', passkey.secondFactor);
+  router.post('/:uid/passkey/options', passkey.passwordlessOptions);
+  router.post('/:uid/passkey', passkey.passwordless);
   router.post('/:uid/mfa/enrol', mfa.confirmEnrolment);
   router.post('/:uid/mfa/done', mfa.done);
   router.get('/:uid/register', register.show);

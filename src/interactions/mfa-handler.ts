@@ -5,14 +5,24 @@ import type { Account } from '../accounts/account.entity.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
 import { acr, mfaRequired, requestsMfa } from '../mfa/mfa-policy.js';
+import { otpAmr } from '../mfa/otp-service.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction, type InteractionDetails, type PendingSignIn } from './load-interaction.js';
 import { flowContext, tr } from './page-context.js';
 
-const mfaForm = z.object({ csrf: z.string(), method: z.enum(['totp', 'recovery']), code: z.string().trim().min(1).max(40), trust: z.literal('on').optional() });
+const mfaForm = z.object({ csrf: z.string(), method: z.enum(['totp', 'recovery', 'otp']), code: z.string().trim().min(1).max(40), factorId: z.string().uuid().optional(), trust: z.literal('on').optional() });
+const sendForm = z.object({ csrf: z.string(), factorId: z.string().uuid() });
 const enrolForm = z.object({ csrf: z.string(), code: z.string().trim().min(1).max(10) });
 
 type Client = { clientId: string; clientName?: string; [key: string]: unknown };
+
+/** The login result oidc-provider records on the session: RFC 8176 amr, and acr by whether a second factor was used. */
+export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr'>, secondFactor: string[]) {
+  const amr = [...new Set([...pending.amr, ...secondFactor, ...(secondFactor.length ? ['mfa'] : [])])];
+  return {
+    login: { accountId: pending.accountId, amr, acr: secondFactor.length ? acr.mfa : acr.password, remember: pending.remember, ts: Math.floor(Date.now() / 1000) },
+  };
+}
 
 /**
  * The second-factor step every way into a session passes through: after a password (and a
@@ -23,18 +33,21 @@ export function createMfaHandlers(deps: InteractionDeps) {
   const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits } = deps;
 
   async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr'>, secondFactor: string[]) {
-    const amr = [...new Set([...pending.amr, ...secondFactor, ...(secondFactor.length ? ['mfa'] : [])])];
-    await host.provider.interactionFinished(ctx.req, ctx.res, {
-      login: { accountId: pending.accountId, amr, acr: secondFactor.length ? acr.mfa : acr.password, remember: pending.remember, ts: Math.floor(Date.now() / 1000) },
-    }, { mergeWithLastSubmission: false });
+    await host.provider.interactionFinished(ctx.req, ctx.res, loginResult(pending, secondFactor), { mergeWithLastSubmission: false });
   }
 
   async function savePending(ctx: Context, pending: PendingSignIn) {
     await host.provider.interactionResult(ctx.req, ctx.res, { portcullis: pending }, { mergeWithLastSubmission: true });
   }
 
-  async function renderChallenge(ctx: Context, uid: string, formError?: string, status = 200) {
-    await render(ctx, 'interaction/mfa', { title: tr(ctx, 'pages.mfa.title'), uid, formError, trustDays: config.mfa.trustDeviceDays }, status);
+  async function renderChallenge(ctx: Context, uid: string, accountId: string, formError?: string, status = 200, sent?: { factorId: string; sentTo: string }) {
+    const factors = await mfa.listFactors(accountId);
+    const types = new Set(factors.map((factor) => factor.type));
+    await render(ctx, 'interaction/mfa', {
+      title: tr(ctx, 'pages.mfa.title'), uid, formError, trustDays: config.mfa.trustDeviceDays,
+      totp: types.has('totp'), webauthn: types.has('webauthn'),
+      otpFactors: factors.filter((factor) => factor.type === 'email' || factor.type === 'sms'), sent,
+    }, status);
   }
 
   async function startEnrolment(ctx: Context, uid: string, pending: PendingSignIn, account: Account, formError?: string, status = 200) {
@@ -55,7 +68,7 @@ export function createMfaHandlers(deps: InteractionDeps) {
     if (factors.length && !stepUp && trustedDevices.isTrusted(ctx, account.id, account.trustedDeviceEpoch)) return finish(ctx, pending, ['mfa']);
     if (!factors.length) return startEnrolment(ctx, details.uid, { ...pending, step: 'mfa_enrol' }, account);
     await savePending(ctx, { ...pending, step: 'mfa' });
-    await renderChallenge(ctx, details.uid);
+    await renderChallenge(ctx, details.uid, account.id);
   }
 
   async function pendingAccount(ctx: Context, step: PendingSignIn['step']) {
@@ -72,7 +85,7 @@ export function createMfaHandlers(deps: InteractionDeps) {
 
     /** GET with pending MFA state, or a signed-in person asked for a second factor (step-up). */
     async resume(ctx: Context, details: InteractionDetails, pending: PendingSignIn | undefined): Promise<boolean> {
-      if (pending?.step === 'mfa') return renderChallenge(ctx, details.uid).then(() => true);
+      if (pending?.step === 'mfa') return renderChallenge(ctx, details.uid, pending.accountId).then(() => true);
       if (pending?.step === 'recovery_codes') return render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), uid: details.uid, codes: [] }).then(() => true);
       if (pending?.step === 'mfa_enrol') {
         const account = await accounts.findById(pending.accountId);
@@ -85,7 +98,7 @@ export function createMfaHandlers(deps: InteractionDeps) {
         const base = { accountId: account.id, remember: true, amr: session.amr ?? ['pwd'] };
         if (await mfa.hasFactors(account.id)) {
           await savePending(ctx, { ...base, step: 'mfa' });
-          await renderChallenge(ctx, details.uid);
+          await renderChallenge(ctx, details.uid, account.id);
         } else {
           await startEnrolment(ctx, details.uid, { ...base, step: 'mfa_enrol' }, account);
         }
@@ -99,15 +112,32 @@ export function createMfaHandlers(deps: InteractionDeps) {
       const form = await readForm(ctx);
       csrf.verify(ctx, form.csrf);
       const parsed = mfaForm.safeParse(form);
-      if (!parsed.success) return renderChallenge(ctx, details.uid, tr(ctx, 'pages.mfa.enter_code'), 400);
+      if (!parsed.success) return renderChallenge(ctx, details.uid, account.id, tr(ctx, 'pages.mfa.enter_code'), 400);
       await rateLimits.consume('mfaPerAccount', account.id);
       const context = flowContext(ctx, String(details.params.client_id));
-      const ok = parsed.data.method === 'totp'
-        ? await mfa.verifyTotp(account.id, parsed.data.code, context)
-        : await mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
-      if (!ok) return renderChallenge(ctx, details.uid, tr(ctx, 'pages.mfa.code_invalid'), 400);
+      let amr = 'otp';
+      let ok: boolean;
+      if (parsed.data.method === 'totp') ok = await mfa.verifyTotp(account.id, parsed.data.code, context);
+      else if (parsed.data.method === 'recovery') ok = await mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
+      else {
+        const factor = (await mfa.listFactors(account.id)).find((candidate) => candidate.id === parsed.data.factorId);
+        ok = factor !== undefined && await deps.otp.verifyCode(account.id, factor.id, parsed.data.code, context);
+        if (factor) amr = otpAmr(factor.type as 'email' | 'sms');
+      }
+      if (!ok) return renderChallenge(ctx, details.uid, account.id, tr(ctx, 'pages.mfa.code_invalid'), 400);
       if (parsed.data.trust === 'on') trustedDevices.remember(ctx, account.id, account.trustedDeviceEpoch);
-      await finish(ctx, pending, ['otp']);
+      await finish(ctx, pending, [amr]);
+    },
+
+    /** Sends an email or SMS code for the pending sign-in. */
+    async sendCode(ctx: Context) {
+      const { details, account } = await pendingAccount(ctx, 'mfa');
+      const form = await readForm(ctx);
+      csrf.verify(ctx, form.csrf);
+      const parsed = sendForm.safeParse(form);
+      if (!parsed.success) return renderChallenge(ctx, details.uid, account.id, tr(ctx, 'pages.mfa.enter_code'), 400);
+      const sent = await deps.otp.sendCode(account.id, parsed.data.factorId, flowContext(ctx, String(details.params.client_id)));
+      await renderChallenge(ctx, details.uid, account.id, undefined, 200, { factorId: parsed.data.factorId, sentTo: sent.sentTo });
     },
 
     async confirmEnrolment(ctx: Context) {

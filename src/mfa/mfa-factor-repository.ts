@@ -24,9 +24,9 @@ export function createMfaFactorRepository(manager: EntityManager) {
     async deleteAll(accountId: string): Promise<number> {
       return (await repo.delete({ accountId })).affected ?? 0;
     },
-    /** Drops enrolments started but never confirmed, older than `before`. */
+    /** Drops TOTP enrolments started but never confirmed, older than `before` (code-based ones keep their send history). */
     async deleteUnconfirmed(accountId: string, before: Date): Promise<void> {
-      await manager.query(`DELETE FROM mfa_factors WHERE account_id = $1 AND confirmed_at IS NULL AND created_at < $2`, [accountId, before]);
+      await manager.query(`DELETE FROM mfa_factors WHERE account_id = $1 AND type = 'totp' AND confirmed_at IS NULL AND created_at < $2`, [accountId, before]);
     },
     /** Accepts a TOTP step only if it is later than the last one accepted: two racing requests can't both win. */
     async acceptTotpStep(id: string, step: number, now: Date): Promise<boolean> {
@@ -39,7 +39,7 @@ export function createMfaFactorRepository(manager: EntityManager) {
     async acceptSignCount(id: string, counter: number, now: Date): Promise<boolean> {
       const row = firstRow(await manager.query(
         `UPDATE mfa_factors SET sign_count = $2, last_used_at = $3
-          WHERE id = $1 AND ($2 = 0 OR sign_count IS NULL OR sign_count < $2) RETURNING id`, [id, counter, now]));
+          WHERE id = $1 AND (($2 = 0 AND coalesce(sign_count, 0) = 0) OR sign_count IS NULL OR sign_count < $2) RETURNING id`, [id, counter, now]));
       return row !== undefined;
     },
   };

@@ -133,6 +133,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       return db.transaction(async (repos) => {
         const removed = await repos.mfaFactors.deleteAll(accountId);
         await repos.recoveryCodes.deleteAll(accountId);
+        await repos.accounts.bumpTrustedDeviceEpoch(accountId);
         await repos.audit.append({ type: 'mfa.reset', actor, accountId, details: { factorsRemoved: removed } });
         return removed;
       });

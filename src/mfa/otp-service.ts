@@ -91,10 +91,10 @@ export function createOtpService(deps: OtpServiceDeps) {
   }
 
   /** Inside the caller's transaction: throttle, then store a fresh code's hash and audit the send. */
-  async function issue(repos: OtpRepositories, factor: Pick<MfaFactor, 'id' | 'accountId' | 'type'>, context: FlowContext, isNew: boolean) {
+  async function issue(repos: OtpRepositories, factor: Pick<MfaFactor, 'id' | 'accountId' | 'type'>, context: FlowContext) {
     const at = now();
     await repos.otpChallenges.lockAccount(factor.accountId);
-    const last = isNew ? undefined : await repos.otpChallenges.latest(factor.id);
+    const last = await repos.otpChallenges.latest(factor.id);
     const gapMs = last ? last.createdAt.getTime() + settings.resendSeconds * 1000 - at.getTime() : 0;
     if (gapMs > 0) throw new TooManyRequestsError(gapMs / 1000, 'A code was just sent. Please wait a moment before asking for another.');
     const sent = await repos.otpChallenges.sentSince(factor.accountId, new Date(at.getTime() - 3600_000));
@@ -148,8 +148,9 @@ export function createOtpService(deps: OtpServiceDeps) {
       }
       // A throttled send throws inside this transaction, so a refused enrolment leaves no factor behind.
       const name = type === 'sms' ? `SMS ${maskPhone(phone!)}` : 'Email';
-      const inserted = await repos.mfaFactors.insert({ accountId, type, name, phone });
-      return { factor: inserted, ...await issue(repos, inserted, context, true) };
+      // createdAt from the service clock: the enrolment window is measured against it.
+      const inserted = await repos.mfaFactors.insert({ accountId, type, name, phone, createdAt: now() });
+      return { factor: inserted, ...await issue(repos, inserted, context) };
     });
     return deliver(factor, code, challenge.expiresAt, context.locale);
   }
@@ -198,7 +199,7 @@ export function createOtpService(deps: OtpServiceDeps) {
     /** Sends a fresh code for a confirmed factor (or one being enrolled); throttled per factor and per account. */
     async sendCode(accountId: string, factorId: string, context: FlowContext): Promise<CodeSent> {
       const factor = await usableFactor(accountId, factorId, 'any');
-      const { code, challenge } = await db.transaction((repos) => issue(repos, factor, context, false));
+      const { code, challenge } = await db.transaction((repos) => issue(repos, factor, context));
       return deliver(factor, code, challenge.expiresAt, context.locale);
     },
 

@@ -71,7 +71,7 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
         },
       },
     },
-    interactions: { policy: createInteractionPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: createInteractionPolicy({ requireVerifiedEmail: config.accounts.requireVerifiedEmail }), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     acrValues: [acr.password, acr.mfa],
     ttl: {
       AuthorizationCode: config.ttl.authorizationCode,

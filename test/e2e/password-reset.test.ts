@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { emailedLink, launchBrowser, startRegisteredRelyingParty, submitSignIn, type RelyingParty } from '../helpers/browser.js';
+import { emailedLink, launchBrowser, newContext, startRegisteredRelyingParty, submitSignIn, type RelyingParty } from '../helpers/browser.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 it('resets a forgotten password from another browser and signs out the session that knew the old one', async () => {
   // Browser A: signed in to the relying party, with a session at the provider.
-  const a = await browser.newContext();
+  const a = await newContext(browser);
   const pageA = await a.newPage();
   await pageA.goto(`${rp.url}/login`);
   await submitSignIn(pageA, { email, password: oldPassword });
@@ -40,7 +40,7 @@ it('resets a forgotten password from another browser and signs out the session t
   await pageA.locator('[data-claim=sub]').waitFor();
 
   // Browser B: "Forgot your password?" → email → link → new password.
-  const b = await browser.newContext();
+  const b = await newContext(browser);
   const pageB = await b.newPage();
   await pageB.goto(`${rp.url}/login`);
   await pageB.getByRole('link', { name: 'Forgot your password?' }).click();

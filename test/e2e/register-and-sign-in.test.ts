@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { emailedLink, launchBrowser, solveAltcha, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
+import { emailedLink, launchBrowser, newContext, solveAltcha, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -26,7 +26,7 @@ afterAll(async () => {
 it('registers, confirms the email, signs in and consents; the relying party gets a verified email', async () => {
   const email = 'margaret@example.com';
   const password = 'violet tractor harbour quietly 47';
-  const context = await browser.newContext();
+  const context = await newContext(browser);
   const page = await context.newPage();
   const watcher = watchConsole(page);
 

@@ -10,7 +10,7 @@ import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
-import { BrowserAgent, formAction, formValue, type PageResponse } from './browser-agent.js';
+import { BrowserAgent, formAction, type PageResponse } from './browser-agent.js';
 import { startSmtpReceiver, type ParsedMail, type SmtpReceiver } from './smtp-receiver.js';
 import { startTestServer, type TestServer } from './test-server.js';
 
@@ -68,16 +68,31 @@ export async function authorizationRequest(config: oidc.Configuration, params: R
   };
 }
 
+/** The userinfo claims for a token response (ID tokens carry scope claims only without an access token: OIDC Core §5.4). */
+export function userInfo(config: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers) {
+  return oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+}
+
 /** Follows a URL to the page it settles on (the login page, for an authorization request). */
 export function openPage(agent: BrowserAgent, url: string | URL): Promise<PageResponse> {
   return agent.follow(url, redirectUri);
 }
 
-/** Posts the first form whose action contains `fragment`, with the page's CSRF token. */
+const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" };
+const decode = (text: string | undefined) => text?.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_whole, name: string) => entities[name]!);
+
+/** The hidden inputs of the form whose action is `action`, as a browser would post them. */
+function hiddenFields(html: string, action: string): Record<string, string> {
+  const start = html.indexOf(`action="${action}"`);
+  const form = html.slice(start, html.indexOf('</form>', start));
+  return Object.fromEntries([...form.matchAll(/type="hidden" name="([\w-]+)" value="([^"]*)"/g)].map((m) => [m[1]!, decode(m[2])!]));
+}
+
+/** Posts the first form whose action contains `fragment` with its hidden fields (CSRF token included) and `fields`. */
 export async function submitForm(agent: BrowserAgent, page: PageResponse, fragment: string, fields: Record<string, string>, headers?: Record<string, string>): Promise<PageResponse> {
   const action = formAction(page.html, fragment);
   if (!action) throw new Error(`no form with action ${fragment} on ${page.url.href} (${page.status}): ${page.html.slice(0, 400)}`);
-  return agent.request(new URL(action, page.url), { form: { csrf: formValue(page.html, 'csrf') ?? '', ...fields }, headers });
+  return agent.request(new URL(action, page.url), { form: { ...hiddenFields(page.html, action), ...fields }, headers });
 }
 
 /** Posts the login form. */
@@ -118,9 +133,6 @@ export async function signInToAccount(agent: BrowserAgent, origin: string, crede
   return agent.follow(posted.location!);
 }
 
-const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" };
-const decode = (text: string | undefined) => text?.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_whole, name: string) => entities[name]!);
-
 /** The message in the page's alert banner (form error or error page), as the person reads it. */
 export function alertText(html: string): string | undefined {
   return decode(/role="alert">([^<]+)</.exec(html)?.[1]);
@@ -134,7 +146,7 @@ export function fieldError(html: string, field: string): string | undefined {
 /** The page with everything per-request blanked out, for "looks identical" comparisons. */
 export function normalisePage(html: string, ...volatile: string[]): string {
   let out = html.replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value=""').replace(/nonce="[^"]*"/g, 'nonce=""')
-    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID');
+    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID').replace(/return=[\w-]+/g, 'return=UID');
   for (const value of volatile) out = out.split(value).join('VOLATILE');
   return out;
 }
@@ -235,7 +247,9 @@ export class ProxiedBrowserAgent extends BrowserAgent {
 
   override request(input: string | URL, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
     const url = new URL(input);
-    const target = url.origin === new URL(this.issuer).origin ? new URL(`${url.pathname}${url.search}`, this.origin) : url;
+    // The proxy's public names: the issuer's, and the Host the browser sent (absolute redirects use it).
+    const proxied = url.protocol === 'https:' && [new URL(this.issuer).host, new URL(this.origin).host].includes(url.host);
+    const target = proxied ? new URL(`${url.pathname}${url.search}`, this.origin) : url;
     return super.request(target, { ...init, headers: { 'x-forwarded-proto': 'https', ...init.headers } });
   }
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import type { SmtpReceiver } from './smtp-receiver.js';
 import type { TestServer } from './test-server.js';
 
@@ -12,6 +12,16 @@ export function launchBrowser(): Promise<Browser> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/**
+ * A fresh browser profile (its own cookies: one person's browser). Actions fail after 20 s, well
+ * inside a test's 60 s, so a stuck step reports its own line instead of a bare test timeout.
+ */
+export async function newContext(browser: Browser, options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(20_000);
+  return context;
 }
 
 /**
@@ -53,7 +63,7 @@ export async function solveAltcha(page: Page): Promise<void> {
 
 /** Fills the hosted sign-in form by its labels and presses "Sign in". */
 export async function submitSignIn(page: Page, { email, password }: { email: string; password: string }): Promise<void> {
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -71,7 +81,7 @@ interface Pending { codeVerifier: string; nonce: string }
 
 const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function page(title: string, body: string): string {
+function htmlPage(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1>${body}</body></html>`;
 }
 
@@ -83,7 +93,7 @@ async function listenRelyingParty(issuer: string) {
     handle(req, res).catch((error: unknown) => {
       const e = error as { error?: string; error_description?: string; message?: string };
       res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(page('Relying party error', `<p id="error">${escape(e.error ?? e.message)}</p><p id="error-description">${escape(e.error_description ?? '')}</p>`));
+      res.end(htmlPage('Relying party error', `<p id="error">${escape(e.error ?? e.message)}</p><p id="error-description">${escape(e.error_description ?? '')}</p>`));
     });
   });
 
@@ -106,7 +116,7 @@ async function listenRelyingParty(issuer: string) {
       const state = url.searchParams.get('state') ?? '';
       if (url.searchParams.has('error')) {
         res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' });
-        return res.end(page('Sign-in failed', `<p id="error">${escape(url.searchParams.get('error'))}</p><p id="error-description">${escape(url.searchParams.get('error_description') ?? '')}</p>`));
+        return res.end(htmlPage('Sign-in failed', `<p id="error">${escape(url.searchParams.get('error'))}</p><p id="error-description">${escape(url.searchParams.get('error_description') ?? '')}</p>`));
       }
       const expected = pending.get(state);
       if (!expected) throw new Error('unknown state');
@@ -117,7 +127,7 @@ async function listenRelyingParty(issuer: string) {
       const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub);
       const claims = { ...userinfo, ...idToken };
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end(page('Signed in to the relying party', `<dl>
+      return res.end(htmlPage('Signed in to the relying party', `<dl>
         <dt>sub</dt><dd data-claim="sub">${escape(claims.sub)}</dd>
         <dt>email</dt><dd data-claim="email">${escape(claims.email ?? '')}</dd>
         <dt>email_verified</dt><dd data-claim="email_verified">${escape(claims.email_verified ?? '')}</dd>
@@ -142,28 +152,35 @@ async function listenRelyingParty(issuer: string) {
   };
 }
 
+export interface ClientCredentials { clientId: string; clientSecret: string }
+
 /**
  * A tiny relying party on loopback using openid-client: GET /login starts the code flow (PKCE S256,
  * state, nonce), GET /callback redeems the code and shows the ID token's sub with the email and
- * email_verified the RP receives (`[data-claim=…]`, from userinfo when the ID token omits them). The client must allow `<url>/callback` as a redirect URI.
+ * email_verified the RP receives (`[data-claim=…]`, from userinfo when the ID token omits them).
+ * Give the client's credentials, or `register`, which gets this RP's redirect URI (its port is
+ * only known once it listens) and returns them.
  */
-export async function startRelyingParty({ issuer, clientId, clientSecret }: { issuer: string; clientId: string; clientSecret: string }): Promise<RelyingParty & { setClient(clientId: string, clientSecret: string): Promise<void> }> {
-  const rp = await listenRelyingParty(issuer);
-  const result = {
-    url: rp.url, redirectUri: `${rp.url}/callback`, clientId, close: rp.close,
-    async setClient(id: string, secret: string) {
-      await rp.configure(id, secret);
-      result.clientId = id;
-    },
-  };
-  if (clientId) await result.setClient(clientId, clientSecret);
-  return result;
+export async function startRelyingParty(options: { issuer: string } & (ClientCredentials | { register(redirectUri: string): Promise<ClientCredentials> })): Promise<RelyingParty> {
+  const rp = await listenRelyingParty(options.issuer);
+  const redirectUri = `${rp.url}/callback`;
+  try {
+    const { clientId, clientSecret } = 'register' in options ? await options.register(redirectUri) : options;
+    await rp.configure(clientId, clientSecret);
+    return { url: rp.url, redirectUri, clientId, close: rp.close };
+  } catch (error) {
+    await rp.close();
+    throw error;
+  }
 }
 
-/** Starts a relying party and registers it on the test server as a confidential web client (not first-party, so it asks for consent). */
-export async function startRegisteredRelyingParty(t: TestServer): Promise<RelyingParty> {
-  const rp = await startRelyingParty({ issuer: t.issuer, clientId: '', clientSecret: '' });
-  const { client, secret } = await t.container.clients.create({ name: 'Relying party', type: 'web', redirectUris: [`${rp.url}/callback`] }, 'test');
-  await rp.setClient(client.clientId, secret!);
-  return rp;
+/** Starts a relying party registered on the test server as a confidential web client (not first-party, so it asks for consent). */
+export function startRegisteredRelyingParty(t: TestServer): Promise<RelyingParty> {
+  return startRelyingParty({
+    issuer: t.issuer,
+    async register(redirectUri) {
+      const { client, secret } = await t.container.clients.create({ name: 'Relying party', type: 'web', redirectUris: [redirectUri] }, 'test');
+      return { clientId: client.clientId, clientSecret: secret! };
+    },
+  });
 }

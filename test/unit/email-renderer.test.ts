@@ -13,6 +13,7 @@ const sample: EmailLocals = {
   'change-email-verify': { link: 'https://id.acme.test/change?token=c1', newEmail: 'new@acme.test', expiresHours: 1 },
   'email-changed': { newEmail: 'new@acme.test' },
   'recovery-code-used': { remaining: 3 },
+  'mfa-code': { code: '042917', expiresMinutes: 10 },
 };
 
 // What an unresolved catalogue key looks like once rendered: "email.<template>.<sentence>".

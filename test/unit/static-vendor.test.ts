@@ -54,7 +54,7 @@ describe('static files and the vendor allow-list', () => {
 
   it('serves every allow-listed vendor file, byte for byte, with a script or style type', async () => {
     expect(Object.keys(vendorFiles).sort()).toEqual([
-      'altcha-worker-sha.js', 'altcha.css', 'altcha.js', 'zxcvbn-core.js', 'zxcvbn-language-common.js', 'zxcvbn-language-en.js']);
+      'altcha-worker-sha.js', 'altcha.css', 'altcha.js', 'simplewebauthn-browser.js', 'zxcvbn-core.js', 'zxcvbn-language-common.js', 'zxcvbn-language-en.js']);
     for (const [name, file] of Object.entries(vendorFiles)) {
       const response = await rawGet(real.port, `/static/vendor/${name}`);
       expect(response.status, name).toBe(200);
