@@ -114,6 +114,9 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     ? createBreachChecker({ baseUrl: config.passwordPolicy.hibp.baseUrl, timeoutMs: config.passwordPolicy.hibp.timeoutMs, logger })
     : undefined;
   const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
+  const derivedKey = (label: string) => createHmac('sha256', config.secrets.encryptionKey).update(`portcullis ${label}`).digest('hex');
+  const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
+  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
   const flowDeps = {
     db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
     revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
@@ -124,11 +127,17 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   };
   const registration = createRegistrationService(flowDeps);
   const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });
-  const passwordReset = createPasswordResetService({ ...flowDeps, rateLimits });
+  const passwordReset = createPasswordResetService({
+    ...flowDeps, rateLimits,
+    secondFactor: {
+      hasFactors: (accountId) => mfa.hasFactors(accountId),
+      // A recovery code has a dash or 10 characters; anything else is tried as an app code.
+      verify: (account, code, context) => (/^[a-z2-9]{5}-?[a-z2-9]{5}$/i.test(code.trim()) && !/^\d{6}$/.test(code.trim())
+        ? mfa.useRecoveryCode(account.id, account.email, code, context)
+        : mfa.verifyTotp(account.id, code, context)),
+    },
+  });
   const emailChange = createEmailChangeService(flowDeps);
-  const derivedKey = (label: string) => createHmac('sha256', config.secrets.encryptionKey).update(`portcullis ${label}`).digest('hex');
-  const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
-  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
   const otp = createOtpService({
     db, notifier, sms: createSmsSender(config.sms, { logger }), hashCode: otpCodeHasher(derivedKey('one-time codes')),
     hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer,

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
-import { readForm } from '../http/form-body.js';
+import { readForm, readJson } from '../http/form-body.js';
 import type { InteractionDeps } from '../interactions/interaction-deps.js';
 import { flowContext, tr } from '../interactions/page-context.js';
 import { mfaRequired } from '../mfa/mfa-policy.js';
@@ -12,10 +12,14 @@ import { requireSignedIn, signedInRecently } from './signed-in.js';
 const uuid = z.string().uuid();
 const nameForm = z.object({ csrf: z.string(), name: z.string().trim().min(1).max(60) });
 const confirmTotpForm = z.object({ csrf: z.string(), factorId: uuid, code: z.string().trim().min(1).max(10) });
+const phoneForm = z.object({ csrf: z.string(), phone: z.string().trim().min(5).max(30) });
+const registerBody = z.object({ handle: z.string().min(1).max(100), response: z.unknown(), name: z.string().max(60).optional() });
+const codesCookie = 'pcl.recovery-codes';
 
 /** /account/security: the person's second factors and recovery codes. */
 export function createSecurityRouter(deps: InteractionDeps): Router {
-  const { csrf, render, config, mfa, accounts } = deps;
+  const { csrf, render, config, mfa, accounts, otp, webauthn, secretBox, db } = deps;
+  const secure = config.issuer.startsWith('https://');
   const router = new Router({ prefix: '/account/security' });
   const signedIn = requireSignedIn(deps);
   router.use(async (ctx, next) => {
@@ -65,14 +69,79 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     if (!parsed.success) throw new AppError('invalid_form', 400, tr(ctx, 'pages.mfa.enter_code'));
     try {
       const { recoveryCodes } = await mfa.confirmTotp(ctx.state.account.id, parsed.data.factorId, parsed.data.code, flowContext(ctx));
-      if (recoveryCodes) {
-        return render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), codes: recoveryCodes, action: '/account/security/done' });
-      }
+      if (recoveryCodes) return ctx.redirect(await stashCodes(ctx, recoveryCodes));
     } catch (error) {
       if (error instanceof AppError && error.code === 'mfa_code_invalid') return page(ctx, { formError: tr(ctx, 'pages.mfa.code_invalid') }, 400);
       throw error;
     }
     await page(ctx, { notice: tr(ctx, 'pages.security.added') });
+  });
+
+  /** Shows freshly made recovery codes once: they travel sealed in a short-lived cookie, never stored in clear. */
+  async function stashCodes(ctx: Context, codes: string[] | undefined): Promise<string> {
+    if (!codes) return '/account/security';
+    ctx.cookies.set(codesCookie, await secretBox.seal(JSON.stringify(codes)), { httpOnly: true, sameSite: 'strict', secure, maxAge: 300_000, path: '/account/security', signed: false });
+    return '/account/security/codes';
+  }
+
+  router.get('/codes', async (ctx) => {
+    const sealed = ctx.cookies.get(codesCookie);
+    ctx.cookies.set(codesCookie, null, { path: '/account/security' });
+    const codes = sealed ? await secretBox.open(sealed).then((text) => JSON.parse(text) as string[], () => undefined) : undefined;
+    if (!codes) return ctx.redirect('/account/security');
+    await render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), codes, action: '/account/security/done' });
+  });
+
+  router.post('/webauthn/options', async (ctx) => {
+    csrf.verify(ctx, ctx.get('x-csrf-token'));
+    const account = ctx.state.account;
+    const existing = await db.repos.mfaFactors.listConfirmed(account.id);
+    ctx.body = await webauthn.registrationOptions(account, existing);
+  });
+
+  router.post('/webauthn', async (ctx) => {
+    csrf.verify(ctx, ctx.get('x-csrf-token'));
+    const parsed = registerBody.safeParse(await readJson(ctx));
+    if (!parsed.success) throw new AppError('invalid_request', 400, 'expected { handle, response, name? }');
+    const accountId = ctx.state.account.id;
+    const first = !(await mfa.hasFactors(accountId));
+    await webauthn.finishRegistration(accountId, parsed.data.handle, parsed.data.response as never, parsed.data.name ?? '', flowContext(ctx));
+    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, flowContext(ctx)) : undefined;
+    ctx.body = { redirect: await stashCodes(ctx, codes) };
+  });
+
+  async function confirmCodePage(ctx: Context, factorId: string, sentTo: string, formError?: string, status = 200) {
+    await render(ctx, 'account/confirm-code', { title: tr(ctx, 'pages.security.confirm_code_title'), factorId, sentTo, formError }, status);
+  }
+
+  router.post('/email', async (ctx) => {
+    await postedForm(ctx);
+    const sent = await otp.enrolEmail(ctx.state.account.id, flowContext(ctx));
+    await confirmCodePage(ctx, sent.factorId, sent.sentTo);
+  });
+
+  router.post('/sms', async (ctx) => {
+    const parsed = phoneForm.safeParse(await postedForm(ctx));
+    try {
+      if (!parsed.success) throw new AppError('invalid_phone', 400);
+      const sent = await otp.enrolSms(ctx.state.account.id, parsed.data.phone, flowContext(ctx));
+      await confirmCodePage(ctx, sent.factorId, sent.sentTo);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'invalid_phone') return page(ctx, { errors: { phone: tr(ctx, 'pages.security.phone_label') } }, 400);
+      throw error;
+    }
+  });
+
+  router.post('/otp/confirm', async (ctx) => {
+    const parsed = confirmTotpForm.safeParse(await postedForm(ctx));
+    if (!parsed.success) throw new AppError('invalid_form', 400, tr(ctx, 'pages.mfa.enter_code'));
+    try {
+      const { recoveryCodes } = await otp.confirm(ctx.state.account.id, parsed.data.factorId, parsed.data.code, flowContext(ctx));
+      return ctx.redirect(await stashCodes(ctx, recoveryCodes));
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'mfa_code_invalid') return confirmCodePage(ctx, parsed.data.factorId, '', tr(ctx, 'pages.mfa.code_invalid'), 400);
+      throw error;
+    }
   });
 
   router.post('/done', async (ctx) => {

@@ -7,7 +7,13 @@ import { assertPasswordAccepted } from './password-errors.js';
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
 
 /** Forgotten and changed passwords; either way every other session and refresh token ends. */
-export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits: RateLimits }) {
+/** The second factor a reset must pass when the account has one (a code from an app, or a recovery code). */
+export interface ResetSecondFactor {
+  hasFactors(accountId: string): Promise<boolean>;
+  verify(account: { id: string; email: string }, code: string, context: FlowContext): Promise<boolean>;
+}
+
+export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits: RateLimits; secondFactor: ResetSecondFactor }) {
   const { db, hasher, policy, notifier, links, settings, rateLimits, revokeSessions } = deps;
   const now = deps.now ?? (() => new Date());
 
@@ -41,6 +47,9 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
     },
 
     /** The account a live reset link belongs to, for the page that asks for the new password. */
+    /** Whether the reset page must ask for a second factor too. */
+    requiresSecondFactor: (accountId: string) => deps.secondFactor.hasFactors(accountId),
+
     async accountForLink(token: string) {
       const live = await liveToken(token);
       if (!live) throw invalidLink();
@@ -53,9 +62,15 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
      * Sets the new password and spends the link in one transaction, then ends every session and
      * refresh token: whoever knew the old password is out.
      */
-    async resetPassword(token: string, password: string, context: FlowContext): Promise<void> {
+    async resetPassword(token: string, password: string, context: FlowContext, secondFactorCode?: string): Promise<void> {
       const account = await this.accountForLink(token);
       assertPasswordAccepted(await policy.check(password, { email: account.email, name: account.name }));
+      // A reset link proves the inbox, not the person: an account with a second factor must pass it too.
+      if (await deps.secondFactor.hasFactors(account.id)) {
+        if (!secondFactorCode) throw new BadRequestError('mfa_required', 'Enter a code from your authenticator app or a recovery code.');
+        await rateLimits.consume('mfaPerAccount', account.id);
+        if (!(await deps.secondFactor.verify(account, secondFactorCode, context))) throw new BadRequestError('mfa_code_invalid', 'That code is not valid.');
+      }
       await setPassword(account.id, password, 'password.reset', context, hashLinkToken(token));
       await revokeSessions(account.id);
       await db.repos.accountTokens.revokeAll(account.id, 'reset_password', now());

@@ -44,17 +44,19 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
   });
 
   // The banner announces the error; the field carries it too, tied with aria-invalid and aria-describedby.
-  async function renderReset(ctx: Context, token: string, email: string, passwordError?: string, status = 200) {
+  async function renderReset(ctx: Context, token: string, account: { id: string; email: string }, errors: { password?: string; code?: string } = {}, status = 200) {
+    const formError = errors.password ?? errors.code;
     await render(ctx, 'interaction/new-password', {
-      title: tr(ctx, 'pages.reset.title'), heading: tr(ctx, 'pages.reset.title'), lead: tr(ctx, 'pages.reset.lead', { email }),
-      action: '/reset-password', token, email, formError: passwordError, errors: passwordError ? { password: passwordError } : {}, meter: meterSettings(config.passwordPolicy),
+      title: tr(ctx, 'pages.reset.title'), heading: tr(ctx, 'pages.reset.title'), lead: tr(ctx, 'pages.reset.lead', { email: account.email }),
+      action: '/reset-password', token, email: account.email, formError, errors, meter: meterSettings(config.passwordPolicy),
+      secondFactor: await passwordReset.requiresSecondFactor(account.id),
     }, status);
   }
   router.get('/reset-password', async (ctx) => {
     const token = queryToken(ctx);
     const account = await passwordReset.accountForLink(token).catch((error: unknown) => { if (isInvalidLink(error)) return undefined; throw error; });
     if (!account) return invalidLink(ctx);
-    await renderReset(ctx, token, account.email);
+    await renderReset(ctx, token, account);
   });
   router.post('/reset-password', async (ctx) => {
     const form = await readForm(ctx);
@@ -63,13 +65,14 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
     const token = parsed.success ? parsed.data.token ?? '' : form.token ?? '';
     try {
       const account = await passwordReset.accountForLink(token);
-      if (!parsed.success) return renderReset(ctx, token, account.email, tr(ctx, 'pages.login.enter_password'), 400);
-      await passwordReset.resetPassword(token, parsed.data.password, flowContext(ctx));
+      if (!parsed.success) return renderReset(ctx, token, account, { password: tr(ctx, 'pages.login.enter_password') }, 400);
+      await passwordReset.resetPassword(token, parsed.data.password, flowContext(ctx), form.code?.trim() || undefined);
     } catch (error) {
       if (isInvalidLink(error)) return invalidLink(ctx);
-      if (error instanceof PasswordRejectedError) {
-        const account = await passwordReset.accountForLink(token);
-        return renderReset(ctx, token, account.email, passwordProblemText(ctx, error.problems), 400);
+      const account = await passwordReset.accountForLink(token);
+      if (error instanceof PasswordRejectedError) return renderReset(ctx, token, account, { password: passwordProblemText(ctx, error.problems) }, 400);
+      if (error instanceof AppError && (error.code === 'mfa_required' || error.code === 'mfa_code_invalid')) {
+        return renderReset(ctx, token, account, { code: tr(ctx, error.code === 'mfa_required' ? 'pages.reset.code_required' : 'pages.mfa.code_invalid') }, 400);
       }
       throw error;
     }
