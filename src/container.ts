@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { ServiceUnavailableError } from './errors/app-error.js';
 import { migrations } from '../migrations/index.js';
 import { createAccountLinks } from './accounts/account-links.js';
 import { createAccountNotifier } from './accounts/account-notifier.js';
@@ -138,8 +139,11 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     },
   });
   const emailChange = createEmailChangeService(flowDeps);
+  // The console provider logs codes: in production it means "no SMS", and the pages don't offer it.
+  const smsEnabled = !(config.nodeEnv === 'production' && config.sms.provider === 'console');
+  const smsUnavailable = { send: async () => { throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured'); } };
   const otp = createOtpService({
-    db, notifier, sms: createSmsSender(config.sms, { logger }), hashCode: otpCodeHasher(derivedKey('one-time codes')),
+    db, notifier, sms: smsEnabled ? createSmsSender(config.sms, { logger }) : smsUnavailable, hashCode: otpCodeHasher(derivedKey('one-time codes')),
     hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer,
   });
   const issuerUrl = new URL(config.issuer);
@@ -156,7 +160,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   return {
     config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, keys,
     oidcModels, adapter, sessions, rateLimits, throttle, captcha, notifier, policy,
-    registration, emailVerification, passwordReset, emailChange, signIn, mfa, otp, trustedDevices, webauthn,
+    registration, emailVerification, passwordReset, emailChange, signIn, mfa, otp, smsEnabled, trustedDevices, webauthn,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

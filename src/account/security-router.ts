@@ -33,7 +33,7 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     const accountId = ctx.state.account.id;
     await render(ctx, 'account/security', {
       title: tr(ctx, 'pages.security.title'), account: ctx.state.account,
-      factors: await mfa.listFactors(accountId), remaining: await mfa.remainingRecoveryCodes(accountId), ...locals,
+      factors: await mfa.listFactors(accountId), remaining: await mfa.remainingRecoveryCodes(accountId), smsEnabled: deps.smsEnabled, ...locals,
     }, status);
   }
 

@@ -14,7 +14,6 @@ export function assertProductionSafe(config: Config): void {
   if (!config.secrets.cookieKeys?.length) problems.push('secrets.cookieKeys: production requires cookie keys (PORTCULLIS_COOKIE_KEYS)');
   if (!config.secrets.encryptionKey) problems.push('secrets.encryptionKey: production requires an encryption key (PORTCULLIS_ENCRYPTION_KEY)');
   if (!config.databaseUrl) problems.push('databaseUrl: production refuses the embedded database; set DATABASE_URL');
-  if (config.sms.provider === 'console') problems.push('sms.provider: production refuses the console provider, which logs one-time codes; use twilio or webhook');
   if (!config.smtpUrl) problems.push('smtpUrl: production needs SMTP_URL; the development outbox logs one-time links');
   if (problems.length) throw new ConfigError(problems);
 }

@@ -15,6 +15,8 @@ export interface PendingSignIn {
   amr: string[];
   /** The TOTP factor being enrolled during this sign-in. */
   enrolFactorId?: string;
+  /** A signed-in person asked for a second factor by the client (acr_values, client policy). */
+  stepUp?: boolean;
 }
 
 /**

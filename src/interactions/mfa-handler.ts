@@ -16,6 +16,13 @@ const enrolForm = z.object({ csrf: z.string(), code: z.string().trim().min(1).ma
 
 type Client = { clientId: string; clientName?: string; [key: string]: unknown };
 
+/** Audits a completed step-up: a signed-in person added a second factor to their session. */
+export async function recordStepUp(deps: Pick<InteractionDeps, 'db'>, ctx: Context, accountId: string, secondFactor: string[]): Promise<void> {
+  await deps.db.repos.audit.append({
+    type: 'mfa.step_up', actor: `account:${accountId}`, accountId, ip: ctx.state.clientIp, userAgent: ctx.get('user-agent') || undefined, details: { amr: secondFactor },
+  });
+}
+
 /** The login result oidc-provider records on the session: RFC 8176 amr, and acr by whether a second factor was used. */
 export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr'>, secondFactor: string[]) {
   const amr = [...new Set([...pending.amr, ...secondFactor, ...(secondFactor.length ? ['mfa'] : [])])];
@@ -32,7 +39,8 @@ export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember
 export function createMfaHandlers(deps: InteractionDeps) {
   const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits } = deps;
 
-  async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr'>, secondFactor: string[]) {
+  async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr' | 'stepUp'>, secondFactor: string[]) {
+    if (pending.stepUp) await recordStepUp(deps, ctx, pending.accountId, secondFactor);
     await host.provider.interactionFinished(ctx.req, ctx.res, loginResult(pending, secondFactor), { mergeWithLastSubmission: false });
   }
 
@@ -95,7 +103,7 @@ export function createMfaHandlers(deps: InteractionDeps) {
       if (!pending && session?.accountId && details.prompt.reasons.includes('mfa_required')) {
         const account = await accounts.findById(session.accountId);
         if (!account || account.disabledAt) return false;
-        const base = { accountId: account.id, remember: true, amr: session.amr ?? ['pwd'] };
+        const base = { accountId: account.id, remember: true, amr: session.amr ?? ['pwd'], stepUp: true };
         if (await mfa.hasFactors(account.id)) {
           await savePending(ctx, { ...base, step: 'mfa' });
           await renderChallenge(ctx, details.uid, account.id);

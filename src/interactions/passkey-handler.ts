@@ -5,7 +5,7 @@ import { AppError, ForbiddenError } from '../errors/app-error.js';
 import { readJson } from '../http/form-body.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction } from './load-interaction.js';
-import { loginResult } from './mfa-handler.js';
+import { loginResult, recordStepUp } from './mfa-handler.js';
 import { flowContext, tr } from './page-context.js';
 
 const finishBody = z.object({ handle: z.string().min(1).max(100), response: z.unknown() });
@@ -70,6 +70,7 @@ export function createPasskeyHandlers(deps: InteractionDeps) {
       const body = await readFinish(ctx);
       await rateLimits.consume('mfaPerAccount', pending.accountId);
       const result = await webauthn.finishAuthentication(body.handle, body.response as never, flowContext(ctx, String(details.params.client_id)), pending.accountId);
+      if (pending.stepUp) await recordStepUp(deps, ctx, pending.accountId, result.amr);
       await answer(ctx, loginResult(pending, result.amr));
     },
   };

@@ -131,6 +131,8 @@ async function listenRelyingParty(issuer: string) {
         <dt>sub</dt><dd data-claim="sub">${escape(claims.sub)}</dd>
         <dt>email</dt><dd data-claim="email">${escape(claims.email ?? '')}</dd>
         <dt>email_verified</dt><dd data-claim="email_verified">${escape(claims.email_verified ?? '')}</dd>
+        <dt>amr</dt><dd data-claim="amr">${escape(Array.isArray(idToken.amr) ? idToken.amr.join(' ') : '')}</dd>
+        <dt>acr</dt><dd data-claim="acr">${escape(idToken.acr ?? '')}</dd>
       </dl>`));
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
@@ -156,8 +158,9 @@ export interface ClientCredentials { clientId: string; clientSecret: string }
 
 /**
  * A tiny relying party on loopback using openid-client: GET /login starts the code flow (PKCE S256,
- * state, nonce), GET /callback redeems the code and shows the ID token's sub with the email and
- * email_verified the RP receives (`[data-claim=…]`, from userinfo when the ID token omits them).
+ * state, nonce), GET /callback redeems the code and shows the ID token's sub, amr (space-separated)
+ * and acr with the email and email_verified the RP receives (`[data-claim=…]`, from userinfo when
+ * the ID token omits them).
  * Give the client's credentials, or `register`, which gets this RP's redirect URI (its port is
  * only known once it listens) and returns them.
  */
