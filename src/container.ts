@@ -76,6 +76,8 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     : undefined;
 
   const db = createDatabase(dataSource, repositoriesFor);
+  // One key per purpose, derived from the encryption key, so config holds a single secret.
+  const derivedKey = (label: string) => createHmac('sha256', config.secrets.encryptionKey).update(`portcullis ${label}`).digest('hex');
   const secretBox = createSecretBox(config.secrets.encryptionKey);
   const hasher = createPasswordHasher(config.argon2);
   const audit = createAuditService({ repositoryFor: auditRepositoryFor(dataSource.manager) });
@@ -98,7 +100,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const captcha = createCaptcha({
     config: config.captcha,
     // Derived, so the signing key is the same on every instance and never doubles as a cookie key.
-    hmacKey: createHmac('sha256', config.secrets.encryptionKey).update('portcullis altcha').digest('hex'),
+    hmacKey: derivedKey('altcha'),
     markUsed: (key, ttlSeconds) => replayGuard(ttlSeconds).consume(key).then(() => true, (error: unknown) => {
       if ((error as { msBeforeNext?: unknown }).msBeforeNext !== undefined) return false;
       throw error;
@@ -115,7 +117,6 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     ? createBreachChecker({ baseUrl: config.passwordPolicy.hibp.baseUrl, timeoutMs: config.passwordPolicy.hibp.timeoutMs, logger })
     : undefined;
   const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
-  const derivedKey = (label: string) => createHmac('sha256', config.secrets.encryptionKey).update(`portcullis ${label}`).digest('hex');
   const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
   const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
   const flowDeps = {
@@ -130,13 +131,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });
   const passwordReset = createPasswordResetService({
     ...flowDeps, rateLimits,
-    secondFactor: {
-      hasFactors: (accountId) => mfa.hasFactors(accountId),
-      // A recovery code has a dash or 10 characters; anything else is tried as an app code.
-      verify: (account, code, context) => (/^[a-z2-9]{5}-?[a-z2-9]{5}$/i.test(code.trim()) && !/^\d{6}$/.test(code.trim())
-        ? mfa.useRecoveryCode(account.id, account.email, code, context)
-        : mfa.verifyTotp(account.id, code, context)),
-    },
+    secondFactor: { hasFactors: (accountId) => mfa.hasFactors(accountId), verify: (account, code, context) => mfa.verifyAppOrRecoveryCode(account, code, context) },
   });
   const emailChange = createEmailChangeService(flowDeps);
   // The console provider logs codes: in production it means "no SMS", and the pages don't offer it.
@@ -152,7 +147,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     challengeStore: createWebAuthnChallengeStore({ redis, sql: dataSource }),
   });
   const trustedDevices = createTrustedDevices({
-    key: createHmac('sha256', config.secrets.encryptionKey).update('portcullis trusted devices').digest('hex'),
+    key: derivedKey('trusted devices'),
     secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
   });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });

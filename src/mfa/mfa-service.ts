@@ -93,6 +93,13 @@ export function createMfaService(deps: MfaServiceDeps) {
       return used;
     },
 
+    /** A code from an authenticator app or a recovery code, told apart by their shapes (password reset). */
+    async verifyAppOrRecoveryCode(account: { id: string; email: string }, code: string, context: FlowContext): Promise<boolean> {
+      return /^\d{6}$/.test(code.trim())
+        ? this.verifyTotp(account.id, code, context)
+        : this.useRecoveryCode(account.id, account.email, code, context);
+    },
+
     /** A new set of ten codes; the old set stops working. */
     async regenerateRecoveryCodes(accountId: string, context: FlowContext): Promise<string[]> {
       return db.transaction(async (repos) => {
