@@ -3,12 +3,13 @@
  * receiver, relying-party clients driven by openid-client, form helpers for the hosted pages,
  * a local Pwned Passwords range API, and readers for audit events and emailed links.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import * as oidc from 'openid-client';
+import { generate } from 'otplib';
 import { expect } from 'vitest';
 import { BrowserAgent, formAction, type PageResponse } from './browser-agent.js';
 import { startSmtpReceiver, type ParsedMail, type SmtpReceiver } from './smtp-receiver.js';
@@ -146,7 +147,7 @@ export function fieldError(html: string, field: string): string | undefined {
 /** The page with everything per-request blanked out, for "looks identical" comparisons. */
 export function normalisePage(html: string, ...volatile: string[]): string {
   let out = html.replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value=""').replace(/nonce="[^"]*"/g, 'nonce=""')
-    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID').replace(/return=[\w-]+/g, 'return=UID');
+    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID').replace(/return=[\w-]+/g, 'return=UID').replace(/data-csrf="[\w-]+"/g, 'data-csrf="CSRF"');
   for (const value of volatile) out = out.split(value).join('VOLATILE');
   return out;
 }
@@ -252,4 +253,113 @@ export class ProxiedBrowserAgent extends BrowserAgent {
     const target = proxied ? new URL(`${url.pathname}${url.search}`, this.origin) : url;
     return super.request(target, { ...init, headers: { 'x-forwarded-proto': 'https', ...init.headers } });
   }
+}
+
+// ---- second factors (MFA tests)
+
+/** The current 6-digit code of a TOTP seed, on this process's clock (which tests may move). */
+export function totpCode(secret: string): Promise<string> {
+  return generate({ secret, epoch: Math.floor(Date.now() / 1000) });
+}
+
+/** The base32 key an enrolment page shows next to its QR code, spaces removed. */
+export function totpKeyOn(html: string): string {
+  const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(html)?.[1];
+  if (!key) throw new Error(`no TOTP key on the page: ${html.slice(0, 300)}`);
+  return key.replace(/ /g, '');
+}
+
+/** The recovery codes listed on a "save your recovery codes" page. */
+export function recoveryCodesOn(html: string): string[] {
+  return [...html.matchAll(/<li><code>([a-z2-9]{5}-[a-z2-9]{5})<\/code><\/li>/g)].map((m) => m[1]!);
+}
+
+const readCodeMails = new WeakSet<ParsedMail>();
+
+/** The 6-digit code of the next "verification code" email to `address` not read before by this helper. */
+export async function emailedCode(mail: SmtpReceiver, address: string): Promise<string> {
+  const message = await mail.waitFor((m) => !readCodeMails.has(m) && recipients(m).includes(address.toLowerCase()) && /verification code/.test(m.subject ?? ''));
+  readCodeMails.add(message);
+  const code = /^\s*(\d{6})\s*$/m.exec(message.text ?? '')?.[1];
+  if (!code) throw new Error(`no code in "${message.subject}": ${message.text}`);
+  return code;
+}
+
+export interface SmsWebhook {
+  /** http://127.0.0.1:PORT/sms, for the `sms` config section. */
+  url: string;
+  /** Every text accepted: only requests whose signature and timestamp checked out land here. */
+  texts: Array<{ to: string; text: string }>;
+  /** Requests refused for a missing, wrong or stale signature. */
+  refused: number;
+  /** The code of the newest text to `to`. */
+  lastCode(to: string): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback receiver for the `webhook` SMS provider that verifies each request as a real one
+ * would: HMAC-SHA256 of "<timestamp>.<body>" under the shared secret, compared in constant time,
+ * and a timestamp within five minutes. Refused requests get 401, so the server sees a failed send.
+ */
+export async function startSmsWebhook(secret: string): Promise<SmsWebhook> {
+  const state = { texts: [] as Array<{ to: string; text: string }>, refused: 0 };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => { body += chunk; });
+    req.on('end', () => {
+      const timestamp = String(req.headers['x-portcullis-timestamp'] ?? '');
+      const signature = Buffer.from(String(req.headers['x-portcullis-signature'] ?? ''));
+      const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`);
+      const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= 300;
+      if (req.method !== 'POST' || req.url !== '/sms' || !fresh || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
+        state.refused++;
+        res.writeHead(401).end();
+        return;
+      }
+      const { to, text } = JSON.parse(body) as { to: string; text: string };
+      state.texts.push({ to, text });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sms`,
+    lastCode(to: string): string {
+      const text = state.texts.filter((message) => message.to === to).at(-1)?.text;
+      const code = text && /^(\d{6}) /.exec(text)?.[1];
+      if (!code) throw new Error(`no text with a code to ${to}: ${JSON.stringify(state.texts)}`);
+      return code;
+    },
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  });
+}
+
+/** A phone number in E.164 no other test uses (the UK's drama range, +44 7700 900xxx). */
+export function uniquePhone(): string {
+  return `+447700${String(randomBytes(3).readUIntBE(0, 3) % 1_000_000).padStart(6, '0')}`;
+}
+
+/**
+ * A JSON POST from the browser, as views/static/webauthn.js sends it: the agent's cookies, the
+ * page's CSRF token in x-csrf-token, and any cookies the answer sets kept by the agent.
+ */
+export async function postJson(agent: BrowserAgent, url: URL, body: unknown, csrf?: string): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (csrf !== undefined) headers['x-csrf-token'] = csrf;
+  const cookie = agent.cookieHeader(url);
+  if (cookie) headers.cookie = cookie;
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'manual' });
+  // BrowserAgent only speaks forms; its cookie jar is private, so reach it the way a subclass can't.
+  (agent as unknown as { store(headers: Headers): void }).store(response.headers);
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+}
+
+/** The CSRF token a page hands to its passkey button (data-csrf), sent as x-csrf-token. */
+export function passkeyCsrf(html: string): string {
+  const token = /data-csrf="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error(`no passkey button on the page: ${html.slice(0, 300)}`);
+  return token;
 }

@@ -197,7 +197,7 @@ describe('loadConfig errors', () => {
 describe('resolveSecrets in production', () => {
   const safe = () => ({
     NODE_ENV: 'production', ISSUER: 'https://id.example.com', DATABASE_URL: 'postgres://db.example.com/portcullis',
-    PORTCULLIS_COOKIE_KEYS: cookieKey(), PORTCULLIS_ENCRYPTION_KEY: encryptionKey(),
+    PORTCULLIS_COOKIE_KEYS: cookieKey(), PORTCULLIS_ENCRYPTION_KEY: encryptionKey(), SMTP_URL: 'smtps://mail.example.com',
   });
 
   it('accepts a complete production configuration without generating anything', () => {
@@ -212,9 +212,9 @@ describe('resolveSecrets in production', () => {
     const dataDir = path.join(tempDir(), 'data');
     const config = loadConfig({ env: { NODE_ENV: 'production', DATA_DIR: dataDir } });
     const error = configErrorOf(() => resolveSecrets(config, noWarnings));
-    expect(error.problems).toHaveLength(4);
+    expect(error.problems).toHaveLength(5);
     expect(error.problems.map((problem) => problem.slice(0, problem.indexOf(':'))).sort())
-      .toEqual(['databaseUrl', 'issuer', 'secrets.cookieKeys', 'secrets.encryptionKey']);
+      .toEqual(['databaseUrl', 'issuer', 'secrets.cookieKeys', 'secrets.encryptionKey', 'smtpUrl']);
     expect(existsSync(path.join(dataDir, 'secrets.json'))).toBe(false);
   });
 
@@ -223,6 +223,7 @@ describe('resolveSecrets in production', () => {
     ['missing cookie keys', { PORTCULLIS_COOKIE_KEYS: undefined }, 'secrets.cookieKeys: production requires cookie keys (PORTCULLIS_COOKIE_KEYS)'],
     ['a missing encryption key', { PORTCULLIS_ENCRYPTION_KEY: undefined }, 'secrets.encryptionKey: production requires an encryption key (PORTCULLIS_ENCRYPTION_KEY)'],
     ['no DATABASE_URL', { DATABASE_URL: undefined }, 'databaseUrl: production refuses the embedded database; set DATABASE_URL'],
+    ['no SMTP_URL', { SMTP_URL: undefined }, 'smtpUrl: production needs SMTP_URL; the development outbox logs one-time links'],
   ])('refuses %s, naming it', (_what, change, problem) => {
     const dataDir = path.join(tempDir(), 'data');
     const config = loadConfig({ env: { ...safe(), ...change, DATA_DIR: dataDir } });
