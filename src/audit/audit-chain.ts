@@ -25,16 +25,9 @@ export interface AuditEventContent {
 }
 
 /** One stored row of the chain; `id` is a bigint, kept as a string so it never loses precision. */
-export interface AuditEvent {
+export interface AuditEvent extends Omit<AuditEventContent, 'occurredAt'> {
   id: string;
   occurredAt: Date;
-  type: string;
-  actor: string | null;
-  accountId: string | null;
-  clientId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  details: Record<string, unknown>;
   prevHash: string;
   hash: string;
 }
