@@ -155,7 +155,7 @@ describe('errors', () => {
     const page = await newPage();
 
     await openLogin(page);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('#email-error').waitFor();
     await expectFieldError(page, 'Email', 'Enter your email address.');
     await expectFieldError(page, 'Password', 'Enter your password.');
@@ -282,7 +282,7 @@ describe('content security policy', () => {
     });
 
     await openLogin(page);
-    await page.getByRole('button', { name: 'Sign in' }).click(); // the 400 page with errors too
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click(); // the 400 page with errors too
     await page.locator('#email-error').waitFor();
     await openRegister(page);
     await openReset(page, email);

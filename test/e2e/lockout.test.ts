@@ -43,12 +43,12 @@ it('locks after 5 wrong passwords, emails an unlock link, and signs in once unlo
   await expect.poll(() => alert(page)).toMatch(/complete the check below/);
   await solveAltcha(page);
   await page.getByLabel('Password', { exact: true }).fill('wrong guess number 4');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect.poll(() => alert(page)).toBe('The email or password is incorrect.');
   // The widget is back for the 5th try (each solution is single-use).
   await solveAltcha(page);
   await page.getByLabel('Password', { exact: true }).fill('wrong guess number 5');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'Sign-in temporarily blocked' }).waitFor();
 
   // Even the right password is refused while locked.
@@ -68,7 +68,7 @@ it('locks after 5 wrong passwords, emails an unlock link, and signs in once unlo
   await expect.poll(() => alert(page)).toMatch(/complete the check below/);
   await solveAltcha(page);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(`${rp.url}/callback?**`);
   expect(await page.locator('[data-claim=email]').textContent()).toBe(email);

@@ -66,7 +66,8 @@ export async function submitSignIn(page: Page, { email, password }: { email: str
   await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  // exact: the page also offers "Sign in with a passkey".
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 export interface RelyingParty {
