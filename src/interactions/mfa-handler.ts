@@ -100,7 +100,9 @@ export function createMfaHandlers(deps: InteractionDeps) {
         if (account) return startEnrolment(ctx, details.uid, pending, account).then(() => true);
       }
       const session = details.session as { accountId?: string; amr?: string[] } | undefined;
-      if (!pending && session?.accountId && details.prompt.reasons.includes('mfa_required')) {
+      // Only when the second factor is all that's missing: prompt=login, max_age and the like want the password again.
+      const onlyMfaMissing = details.prompt.reasons.length > 0 && details.prompt.reasons.every((reason) => reason === 'mfa_required');
+      if (!pending && session?.accountId && onlyMfaMissing) {
         const account = await accounts.findById(session.accountId);
         if (!account || account.disabledAt) return false;
         const base = { accountId: account.id, remember: true, amr: session.amr ?? ['pwd'], stepUp: true };

@@ -22,3 +22,11 @@ export function mfaRequired(input: MfaPolicyInput): boolean {
 export function requestsMfa(acrValues: unknown): boolean {
   return typeof acrValues === 'string' && acrValues.split(' ').includes(acr.mfa);
 }
+
+/** The RFC 8176 values a second factor passed during a sign-in adds; a "trust this device" pass adds only `mfa`. */
+const performedFactors = new Set(['otp', 'sms', 'hwk', 'swk']);
+
+/** Whether a session's amr shows a second factor actually passed, rather than skipped on a trusted device. */
+export function performedSecondFactor(amr: unknown): boolean {
+  return Array.isArray(amr) && amr.some((value) => performedFactors.has(value as string));
+}
