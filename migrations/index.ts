@@ -2,6 +2,8 @@ import { Initial1795000000000 } from './1795000000000-Initial.js';
 import { HostedAccounts1795000000001 } from './1795000000001-HostedAccounts.js';
 import { MultiFactor1795000000002 } from './1795000000002-MultiFactor.js';
 import { WebAuthnChallenges1795000000003 } from './1795000000003-WebAuthnChallenges.js';
+import { SessionMetadata1795000000004 } from './1795000000004-SessionMetadata.js';
+import { ClientTokenSettings1795000000005 } from './1795000000005-ClientTokenSettings.js';
 
 /** Every migration in order; listed explicitly so no loader globs the file system. */
-export const migrations = [Initial1795000000000, HostedAccounts1795000000001, MultiFactor1795000000002, WebAuthnChallenges1795000000003];
+export const migrations = [Initial1795000000000, HostedAccounts1795000000001, MultiFactor1795000000002, WebAuthnChallenges1795000000003, SessionMetadata1795000000004, ClientTokenSettings1795000000005];

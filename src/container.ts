@@ -20,7 +20,9 @@ import { createLimiterFactory } from './infra/rate-limiter-store.js';
 import { createAdapterFactory } from './oidc/adapters/adapter-factory.js';
 import { createOidcModelRepository } from './oidc/adapters/oidc-model-repository.js';
 import { createClientAdapter } from './oidc/client-adapter.js';
+import { createBackchannelLogout } from './oidc/backchannel-logout.js';
 import { createSessionRevoker } from './oidc/session-revoker.js';
+import { createSessionService } from './sessions/session-service.js';
 import { createMfaService } from './mfa/mfa-service.js';
 import { recoveryCodeHasher } from './mfa/recovery-codes.js';
 import { createTrustedDevices } from './mfa/trusted-device.js';
@@ -31,7 +33,7 @@ import { createWebAuthnChallengeStore } from './mfa/webauthn-challenge-store.js'
 import { createPasswordHasher } from './accounts/password-hasher.js';
 import { auditRepositoryFor } from './audit/audit-repository.js';
 import { createAuditService } from './audit/audit-service.js';
-import { createClientService } from './clients/client-service.js';
+import { clientTtlLimits, createClientService } from './clients/client-service.js';
 import type { ResolvedConfig } from './config/schema.js';
 import { openDataSource, runMigrations, type DataSource } from './infra/data-source.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './infra/embedded-postgres.js';
@@ -47,11 +49,16 @@ export interface ContainerOptions {
   migrate: boolean;
   /** Connect to Redis (the CLI doesn't need it). */
   redis?: boolean;
+  /** The clock session lifetimes are measured on (tests move it instead of sleeping). */
+  now?: () => Date;
 }
 
-/** The longest lifetime of anything we sign, so a retired key outlives its tokens. */
+/**
+ * The longest lifetime of anything we sign, so a retired key outlives its tokens; a client may
+ * set its own ID token lifetime, up to clientTtlLimits.idTokenTtl.
+ */
 function maxSignedTtl(config: ResolvedConfig): number {
-  return Math.max(config.ttl.idToken, config.ttl.accessToken, config.ttl.clientCredentials, ...config.apis.map((api) => api.accessTokenTtl));
+  return Math.max(config.ttl.idToken, clientTtlLimits.idTokenTtl, config.ttl.accessToken, config.ttl.clientCredentials, ...config.apis.map((api) => api.accessTokenTtl));
 }
 
 /** Composition root: connections, repositories and services, closed in reverse order. */
@@ -91,7 +98,13 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const oidcModels = createOidcModelRepository(dataSource);
   const clientAdapter = createClientAdapter(clients);
   const adapter = createAdapterFactory({ dataSource, redis, overrides: { Client: () => clientAdapter } });
-  const sessions = createSessionRevoker({ repository: oidcModels, adapter });
+  // Attached to the provider by server.ts; without one (CLI) no logout tokens can be signed.
+  const backchannel = createBackchannelLogout({ audit, logger });
+  const sessions = createSessionRevoker({ repository: oidcModels, adapter, backchannel });
+  const sessionService = createSessionService({
+    db, oidcModels, revoker: sessions, now: options.now,
+    settings: { idleTimeoutSeconds: config.sessions.idleTimeoutSeconds, sessionTtlSeconds: config.ttl.session, rememberMeDays: config.accounts.rememberMeDays },
+  });
 
   const limiterFactory = createLimiterFactory({ redis, dataSource });
   const rateLimits = createRateLimits(limiterFactory, config.rateLimits);
@@ -154,7 +167,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
 
   return {
     config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, keys,
-    oidcModels, adapter, sessions, rateLimits, throttle, captcha, notifier, policy,
+    oidcModels, adapter, backchannel, sessions, sessionService, rateLimits, throttle, captcha, notifier, policy,
     registration, emailVerification, passwordReset, emailChange, signIn, mfa, otp, smsEnabled, trustedDevices, webauthn,
     async close(): Promise<void> {
       await notifier.drain();

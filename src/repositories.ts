@@ -15,9 +15,11 @@ import { createRecoveryCodeRepository } from './mfa/recovery-code-repository.js'
 import { createOtpChallengeRepository } from './mfa/otp-challenge-repository.js';
 import { createRoleRepository } from './rbac/role-repository.js';
 import { RoleEntity } from './rbac/role.entity.js';
+import { createSessionMetadataRepository } from './sessions/session-metadata-repository.js';
+import { SessionMetadataEntity } from './sessions/session-metadata.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity];
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */
 export function repositoriesFor(manager: EntityManager) {
@@ -31,6 +33,7 @@ export function repositoriesFor(manager: EntityManager) {
     mfaFactors: createMfaFactorRepository(manager),
     recoveryCodes: createRecoveryCodeRepository(manager),
     otpChallenges: createOtpChallengeRepository(manager),
+    sessionMetadata: createSessionMetadataRepository(manager),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Container } from './container.js';
 import { startExpiredModelCleaner } from './oidc/adapters/expired-model-cleaner.js';
 import { createFindAccount } from './oidc/find-account.js';
 import { createProviderHost } from './oidc/provider.js';
+import { subscribeTokenEvents } from './oidc/token-events.js';
 
 /** Everything that serves HTTP, built on a container: the provider host and the Koa app. */
 export async function createServer(container: Container) {
@@ -11,12 +12,21 @@ export async function createServer(container: Container) {
   let draining = false;
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
-  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), render, logger });
+  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), render, logger, sessions: container.sessionService,
+    onBuild: (provider) => subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger }),
+  });
+  // Session revocation signs logout tokens with whichever provider instance is current.
+  container.backchannel.attach(() => host.provider);
   const cleaners = [
     startExpiredModelCleaner({ repository: container.oidcModels, intervalSeconds: config.cleanupIntervalSeconds, logger }),
     // Spent and expired emailed links: nothing can use them, so only their hashes would pile up.
     startExpiredModelCleaner({
       repository: { deleteExpired: (_batch, now) => container.db.repos.accountTokens.deleteExpired(now ?? new Date()) },
+      intervalSeconds: config.cleanupIntervalSeconds, logger,
+    }),
+    // Metadata of sessions past their absolute end (the list also drops rows of ended sessions).
+    startExpiredModelCleaner({
+      repository: { deleteExpired: (_batch, now) => container.sessionService.deleteExpired(now) },
       intervalSeconds: config.cleanupIntervalSeconds, logger,
     }),
   ];

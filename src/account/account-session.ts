@@ -6,13 +6,16 @@ import type { ProviderHost } from '../oidc/provider.js';
 /** The built-in first-party client the self-service pages sign in through, like any relying party. */
 export const accountClientId = 'portcullis-account';
 
-export interface SignedInAccount { accountId: string; sessionId: string; /** When the person last proved who they are (epoch seconds). */ loginTs: number }
+export interface SignedInAccount {
+  accountId: string; sessionId: string; /** The Session's stable uid (session metadata key). */ sessionUid: string;
+  /** When the person last proved who they are (epoch seconds). */ loginTs: number; /** Without "Keep me signed in". */ transient: boolean;
+}
 
 /** The account signed in on this browser's oidc-provider session, if any. */
 export async function currentAccount(host: ProviderHost, ctx: Context): Promise<SignedInAccount | undefined> {
   const session = await host.provider.Session.get(ctx as never);
   if (!session?.accountId) return undefined;
-  return { accountId: session.accountId, sessionId: session.jti, loginTs: session.loginTs ?? 0 };
+  return { accountId: session.accountId, sessionId: session.jti, sessionUid: session.uid, loginTs: session.loginTs ?? 0, transient: session.transient === true };
 }
 
 const stateCookie = 'pcl.account-state';

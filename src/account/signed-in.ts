@@ -3,11 +3,15 @@ import { AppError } from '../errors/app-error.js';
 import type { InteractionDeps } from '../interactions/interaction-deps.js';
 import { accountLoginUrl, currentAccount } from './account-session.js';
 
-/** Loads the signed-in account into ctx.state, or sends the person to sign in (GET) / refuses (POST). */
-export function requireSignedIn({ host, accounts, config }: Pick<InteractionDeps, 'host' | 'accounts' | 'config'>) {
+/**
+ * Loads the signed-in account into ctx.state, or sends the person to sign in (GET) / refuses (POST).
+ * A session past its idle timeout or lifetime counts as signed out; using one marks it active.
+ */
+export function requireSignedIn({ host, accounts, config, sessionService }: Pick<InteractionDeps, 'host' | 'accounts' | 'config'> & Partial<Pick<InteractionDeps, 'sessionService'>>) {
   const secure = config.issuer.startsWith('https://');
   return async (ctx: Context, next: Next) => {
-    const current = await currentAccount(host, ctx);
+    let current = await currentAccount(host, ctx);
+    if (current && sessionService && await sessionService.expiry({ uid: current.sessionUid, jti: current.sessionId, ...current })) current = undefined;
     const account = current ? await accounts.findById(current.accountId) : null;
     if (!current || !account || account.disabledAt) {
       if (ctx.method !== 'GET') throw new AppError('login_required', 401, 'Sign in again to continue.');
@@ -16,6 +20,7 @@ export function requireSignedIn({ host, accounts, config }: Pick<InteractionDeps
     ctx.state.account = account;
     ctx.state.sessionId = current.sessionId;
     ctx.state.loginTs = current.loginTs;
+    await sessionService?.touch(current.sessionUid);
     await next();
   };
 }

@@ -1,6 +1,6 @@
 import { clientTypes, type ClientType } from '../clients/client.entity.js';
 import type { ClientView } from '../clients/client-service.js';
-import { describeRecord, print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
+import { describeRecord, print, requirePositional, requireString, stringList, UsageError, type CliCommand, type OptionValues } from './cli-command.js';
 
 const actor = 'cli';
 
@@ -15,6 +15,14 @@ function clientJson(client: ClientView, secret?: string) {
     first_party: client.firstParty,
     allow_unverified_email: client.allowUnverifiedEmail,
     require_mfa: client.requireMfa,
+    backchannel_logout_uri: client.backchannelLogoutUri,
+    backchannel_logout_session_required: client.backchannelLogoutSessionRequired,
+    access_token_ttl: client.accessTokenTtl,
+    id_token_ttl: client.idTokenTtl,
+    refresh_token_ttl: client.refreshTokenTtl,
+    require_dpop: client.requireDpop,
+    require_par: client.requirePar,
+    device_flow: client.deviceFlow,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };
@@ -29,12 +37,31 @@ const editOptions = {
   'first-party': { type: 'boolean' },
   'allow-unverified-email': { type: 'boolean' },
   'require-mfa': { type: 'boolean' },
+  'backchannel-logout-uri': { type: 'string' },
+  'no-backchannel-logout-session-required': { type: 'boolean' },
+  'access-token-ttl': { type: 'string' },
+  'id-token-ttl': { type: 'string' },
+  'refresh-token-ttl': { type: 'string' },
+  'require-dpop': { type: 'boolean' },
+  'require-par': { type: 'boolean' },
+  'device-flow': { type: 'boolean' },
 } as const;
+
+/** A lifetime option in seconds; `default` (update only) clears it back to the global lifetime. */
+function ttlOption(values: OptionValues, name: string, clearable: boolean): number | null | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (clearable && raw === 'default') return null;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number of seconds${clearable ? ' or "default"' : ''}`);
+  return Number(raw);
+}
+
+const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S]';
 
 export const clientCommands: Record<string, CliCommand> = {
   create: {
     summary: 'register a client; prints its secret once (web and service)',
-    usage: '--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email] [--require-mfa]',
+    usage: `--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email] [--require-mfa] ${settingsUsage} [--no-backchannel-logout-session-required] [--require-dpop] [--require-par] [--device-flow]`,
     options: { ...editOptions, type: { type: 'string' } },
     async run(container, values, _positionals, io) {
       const type = requireString(values, 'type');
@@ -45,6 +72,14 @@ export const clientCommands: Record<string, CliCommand> = {
         firstParty: values['first-party'] === true,
         allowUnverifiedEmail: values['allow-unverified-email'] === true,
         requireMfa: values['require-mfa'] === true,
+        backchannelLogoutUri: typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
+        backchannelLogoutSessionRequired: values['no-backchannel-logout-session-required'] !== true,
+        accessTokenTtl: ttlOption(values, 'access-token-ttl', false),
+        idTokenTtl: ttlOption(values, 'id-token-ttl', false),
+        refreshTokenTtl: ttlOption(values, 'refresh-token-ttl', false),
+        requireDpop: values['require-dpop'] === true,
+        requirePar: values['require-par'] === true,
+        deviceFlow: values['device-flow'] === true,
       }, actor);
       print(io, clientJson(client, secret), (c) => `${describe(c)}${secret ? '\n\nStore the secret now: it is not shown again.' : ''}`);
     },
@@ -64,9 +99,12 @@ export const clientCommands: Record<string, CliCommand> = {
     },
   },
   update: {
-    summary: 'change name, redirect URIs, first-party or unverified-email flags (lists given replace the old ones)',
-    usage: '<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa]',
-    options: { ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' } },
+    summary: 'change a client\'s settings (lists given replace the old ones; a ttl of "default" restores the global one)',
+    usage: `<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa] ${settingsUsage} [--no-backchannel-logout-uri] [--backchannel-logout-session-required|--no-backchannel-logout-session-required] [--require-dpop|--no-require-dpop] [--require-par|--no-require-par] [--device-flow|--no-device-flow]`,
+    options: {
+      ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' },
+      'no-backchannel-logout-uri': { type: 'boolean' }, 'backchannel-logout-session-required': { type: 'boolean' }, 'no-require-dpop': { type: 'boolean' }, 'no-require-par': { type: 'boolean' }, 'no-device-flow': { type: 'boolean' },
+    },
     async run(container, values, positionals, io) {
       const flag = (name: string) => (values[name] === true ? true : values[`no-${name}`] === true ? false : undefined);
       const firstParty = flag('first-party');
@@ -77,6 +115,15 @@ export const clientCommands: Record<string, CliCommand> = {
         firstParty,
         allowUnverifiedEmail: flag('allow-unverified-email'),
         requireMfa: flag('require-mfa'),
+        backchannelLogoutUri: values['no-backchannel-logout-uri'] === true ? null
+          : typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
+        backchannelLogoutSessionRequired: flag('backchannel-logout-session-required'),
+        accessTokenTtl: ttlOption(values, 'access-token-ttl', true),
+        idTokenTtl: ttlOption(values, 'id-token-ttl', true),
+        refreshTokenTtl: ttlOption(values, 'refresh-token-ttl', true),
+        requireDpop: flag('require-dpop'),
+        requirePar: flag('require-par'),
+        deviceFlow: flag('device-flow'),
       }, actor);
       print(io, clientJson(client), describe);
     },

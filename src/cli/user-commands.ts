@@ -79,6 +79,15 @@ export const userCommands: Record<string, CliCommand> = {
       print(io, { id: account.id, email: account.email, factors_removed: removed }, (r) => `removed ${r.factors_removed} factors of ${r.email}; its sessions were ended`);
     },
   },
+  'end-sessions': {
+    summary: 'sign an account out everywhere: ends its sessions and revokes their grants and refresh tokens',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      const account = await container.accounts.show(requirePositional(positionals, 'id|email'));
+      const ended = await container.sessionService.endAll(account.id, { actor });
+      print(io, { id: account.id, email: account.email, sessions_ended: ended }, (r) => `ended ${r.sessions_ended} sessions of ${r.email}`);
+    },
+  },
   'require-mfa': {
     summary: 'make an account use a second factor at every sign-in (--off to stop)',
     usage: '<id|email> [--off]',

@@ -15,9 +15,25 @@ export interface ClientInput {
   /** Accounts with an unverified email may sign in to this client (accounts.requireVerifiedEmail otherwise). */
   allowUnverifiedEmail?: boolean;
   requireMfa?: boolean;
+  /** Null clears it (on update). */
+  backchannelLogoutUri?: string | null;
+  backchannelLogoutSessionRequired?: boolean;
+  /** Seconds; null falls back to the global ttl section. */
+  accessTokenTtl?: number | null;
+  idTokenTtl?: number | null;
+  refreshTokenTtl?: number | null;
+  requireDpop?: boolean;
+  requirePar?: boolean;
+  deviceFlow?: boolean;
 }
 
 export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
+
+/** Upper bounds for per-client lifetimes: a day for tokens a thief can replay, a year for refresh tokens. */
+export const clientTtlLimits = { accessTokenTtl: 86_400, idTokenTtl: 86_400, refreshTokenTtl: 365 * 86_400 } as const;
+
+type SettingsKey = 'backchannelLogoutUri' | 'backchannelLogoutSessionRequired' | 'accessTokenTtl' | 'idTokenTtl' | 'refreshTokenTtl' | 'requireDpop' | 'requirePar' | 'deviceFlow';
+const settingsKeys: readonly SettingsKey[] = ['backchannelLogoutUri', 'backchannelLogoutSessionRequired', 'accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl', 'requireDpop', 'requirePar', 'deviceFlow'];
 
 /** What callers may see of a client: never the secret. */
 export type ClientView = Omit<Client, 'secretEncrypted'> & { hasSecret: boolean };
@@ -35,6 +51,39 @@ function checkUris(type: ClientType, redirectUris: string[], postLogoutRedirectU
     const problem = redirectUriProblem(uri, type);
     if (problem) throw new BadRequestError('invalid_redirect_uri', problem);
   }
+}
+
+function checkSettings(client: Pick<Client, 'type' | SettingsKey>): void {
+  if (client.backchannelLogoutUri !== null) {
+    if (client.type === 'service') throw new BadRequestError('invalid_backchannel_logout_uri', 'service clients have no sessions to log out of');
+    const problem = redirectUriProblem(client.backchannelLogoutUri, 'web');
+    if (problem) throw new BadRequestError('invalid_backchannel_logout_uri', problem);
+  }
+  for (const key of ['accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl'] as const) {
+    const value = client[key];
+    if (value !== null && (!Number.isInteger(value) || value < 1 || value > clientTtlLimits[key])) {
+      throw new BadRequestError('invalid_ttl', `${key} must be a whole number of seconds between 1 and ${clientTtlLimits[key]}`);
+    }
+  }
+  if (client.type === 'service' && (client.idTokenTtl !== null || client.refreshTokenTtl !== null || client.requirePar)) {
+    throw new BadRequestError('invalid_client_settings', 'service clients get neither ID tokens, refresh tokens nor authorization requests');
+  }
+  // RFC 8628 §1: the grant is for input-constrained devices, which register as native apps.
+  if (client.deviceFlow && client.type !== 'native') throw new BadRequestError('invalid_client_settings', 'only native clients may use the device flow');
+}
+
+/** The settings of a new client, with defaults filled in. */
+function settingsOf(input: ClientInput): Pick<Client, SettingsKey> {
+  return {
+    backchannelLogoutUri: input.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? true,
+    accessTokenTtl: input.accessTokenTtl ?? null,
+    idTokenTtl: input.idTokenTtl ?? null,
+    refreshTokenTtl: input.refreshTokenTtl ?? null,
+    requireDpop: input.requireDpop ?? false,
+    requirePar: input.requirePar ?? false,
+    deviceFlow: input.deviceFlow ?? false,
+  };
 }
 
 export interface ClientServiceDeps { db: Database<Repositories>; secretBox: SecretBox }
@@ -56,6 +105,8 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
       const postLogoutRedirectUris = input.postLogoutRedirectUris ?? [];
       if (!input.name.trim()) throw new BadRequestError('invalid_name', 'name must not be empty');
       checkUris(input.type, redirectUris, postLogoutRedirectUris);
+      const settings = settingsOf(input);
+      checkSettings({ type: input.type, ...settings });
       const secret = confidentialTypes.has(input.type) ? newSecret() : undefined;
       const client = await db.transaction(async (repos) => {
         const saved = await repos.clients.insert({
@@ -68,8 +119,9 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
           firstParty: input.firstParty ?? false,
           allowUnverifiedEmail: input.allowUnverifiedEmail ?? false,
           requireMfa: input.requireMfa ?? false,
+          ...settings,
         });
-        await repos.audit.append({ type: 'client.created', actor, clientId: saved.clientId, details: { name: saved.name, clientType: saved.type, redirectUris, postLogoutRedirectUris } });
+        await repos.audit.append({ type: 'client.created', actor, clientId: saved.clientId, details: { name: saved.name, clientType: saved.type, redirectUris, postLogoutRedirectUris, ...settings } });
         return saved;
       });
       return { client: view(client), secret };
@@ -85,7 +137,8 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
         const after = { ...before, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as Client;
         if (!after.name.trim()) throw new BadRequestError('invalid_name', 'name must not be empty');
         checkUris(after.type, after.redirectUris, after.postLogoutRedirectUris);
-        const changed = (['name', 'redirectUris', 'postLogoutRedirectUris', 'firstParty', 'allowUnverifiedEmail', 'requireMfa'] as const)
+        checkSettings(after);
+        const changed = (['name', 'redirectUris', 'postLogoutRedirectUris', 'firstParty', 'allowUnverifiedEmail', 'requireMfa', ...settingsKeys] as const)
           .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
         await repos.clients.update(clientId, Object.fromEntries(changed.map((key) => [key, after[key]])));
         await repos.audit.append({
@@ -125,9 +178,18 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
   };
 }
 
+export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
+
 /** Maps a client type to the OAuth metadata oidc-provider validates. */
 export function toOidcMetadata(client: Client, secret: string | undefined): Record<string, unknown> {
-  const common = { client_id: client.clientId, client_name: client.name, first_party: client.firstParty, allow_unverified_email: client.allowUnverifiedEmail, require_mfa: client.requireMfa };
+  const common = {
+    client_id: client.clientId, client_name: client.name, first_party: client.firstParty, allow_unverified_email: client.allowUnverifiedEmail, require_mfa: client.requireMfa,
+    // Read by configuration.ts's ttl functions; absent means the global lifetime.
+    ...(client.accessTokenTtl !== null ? { access_token_ttl: client.accessTokenTtl } : {}),
+    ...(client.idTokenTtl !== null ? { id_token_ttl: client.idTokenTtl } : {}),
+    ...(client.refreshTokenTtl !== null ? { refresh_token_ttl: client.refreshTokenTtl } : {}),
+    dpop_bound_access_tokens: client.requireDpop,
+  };
   if (client.type === 'service') {
     return { ...common, client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
   }
@@ -135,11 +197,16 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     ...common,
     ...(secret ? { client_secret: secret } : {}),
     application_type: client.type === 'native' ? 'native' : 'web',
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...(client.deviceFlow ? [deviceCodeGrantType] : [])],
     response_types: ['code'],
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     token_endpoint_auth_method: client.type === 'web' ? 'client_secret_basic' : 'none',
+    require_pushed_authorization_requests: client.requirePar,
+    ...(client.backchannelLogoutUri !== null ? {
+      backchannel_logout_uri: client.backchannelLogoutUri,
+      backchannel_logout_session_required: client.backchannelLogoutSessionRequired,
+    } : {}),
   };
 }
 

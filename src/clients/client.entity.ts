@@ -16,6 +16,20 @@ export interface Client {
   allowUnverifiedEmail: boolean;
   /** Every sign-in for this client needs a second factor. */
   requireMfa: boolean;
+  /** Where logout tokens are POSTed (OIDC Back-Channel Logout 1.0); https except loopback. */
+  backchannelLogoutUri: string | null;
+  /** Logout tokens carry the session's `sid`. */
+  backchannelLogoutSessionRequired: boolean;
+  /** Lifetimes in seconds overriding the global ttl section; null keeps the global one. */
+  accessTokenTtl: number | null;
+  idTokenTtl: number | null;
+  refreshTokenTtl: number | null;
+  /** Access tokens must be DPoP-bound (RFC 9449 `dpop_bound_access_tokens`). */
+  requireDpop: boolean;
+  /** Authorization requests must be pushed first (RFC 9126 `require_pushed_authorization_requests`). */
+  requirePar: boolean;
+  /** Native clients only: may use the device authorization grant (RFC 8628). */
+  deviceFlow: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -33,6 +47,14 @@ export const ClientEntity = new EntitySchema<Client>({
     firstParty: { name: 'first_party', type: 'boolean', default: false },
     allowUnverifiedEmail: { name: 'allow_unverified_email', type: 'boolean', default: false },
     requireMfa: { name: 'require_mfa', type: 'boolean', default: false },
+    backchannelLogoutUri: { name: 'backchannel_logout_uri', type: 'text', nullable: true },
+    backchannelLogoutSessionRequired: { name: 'backchannel_logout_session_required', type: 'boolean', default: true },
+    accessTokenTtl: { name: 'access_token_ttl', type: 'integer', nullable: true },
+    idTokenTtl: { name: 'id_token_ttl', type: 'integer', nullable: true },
+    refreshTokenTtl: { name: 'refresh_token_ttl', type: 'integer', nullable: true },
+    requireDpop: { name: 'require_dpop', type: 'boolean', default: false },
+    requirePar: { name: 'require_par', type: 'boolean', default: false },
+    deviceFlow: { name: 'device_flow', type: 'boolean', default: false },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

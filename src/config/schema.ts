@@ -87,6 +87,10 @@ export const configSchema = z.object({
     emailChangeTtl: seconds,
     rememberMeDays: z.number().int().min(1).max(400),
   }),
+  sessions: z.object({
+    /** NIST SP 800-63B rev 4 §2.2.3 (AAL2): sign in again after this much inactivity; 0 turns it off. */
+    idleTimeoutSeconds: z.number().int().min(0),
+  }),
   passwordPolicy: z.object({
     /** NIST SP 800-63B rev 4: 15 for single-factor accounts. */
     minLength: z.number().int().min(8),

@@ -2,6 +2,7 @@ import path from 'node:path';
 import Koa from 'koa';
 import { createAccountRouter } from '../account/account-router.js';
 import { createSecurityRouter } from '../account/security-router.js';
+import { createSessionsRouter } from '../account/sessions-router.js';
 import { createCaptchaRouter } from '../captcha/captcha-router.js';
 import type { Container } from '../container.js';
 import { negotiateLocale } from '../i18n/i18n.js';
@@ -42,6 +43,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
     createInteractionRouter(deps),
     createRecoveryRouter(deps),
     createSecurityRouter(deps),
+    createSessionsRouter(deps),
     createAccountRouter(deps),
   ];
 

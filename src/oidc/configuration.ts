@@ -4,8 +4,27 @@ import type { Renderer } from '../http/render.js';
 import { accountClientMetadata } from '../account/account-session.js';
 import { translator } from '../i18n/i18n.js';
 import { acr } from '../mfa/mfa-policy.js';
+import { deviceFlowPages } from './device-flow-pages.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { createResourceServers } from './resource-servers.js';
+
+const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl'] as const;
+
+/** A client's own lifetime for a token kind (client-service.ts toOidcMetadata), if it has one. */
+function clientTtl(client: unknown, key: (typeof clientTtlProperties)[number]): number | undefined {
+  const value = (client as Record<string, unknown> | undefined)?.[key];
+  return typeof value === 'number' ? value : undefined;
+}
+
+const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** fetch without oidc-provider's SSRF dispatcher for loopback URLs only (development and tests). */
+function loopbackFriendlyFetch(url: string | URL | Request, options?: RequestInit): Promise<Response> {
+  const target = url instanceof Request ? url.url : url;
+  if (!options || !loopbackHosts.has(new URL(target).hostname)) return fetch(url, options);
+  const { dispatcher: _ssrfGuard, ...rest } = options as RequestInit & { dispatcher?: unknown };
+  return fetch(url, rest);
+}
 
 export interface ConfigurationDeps {
   config: ResolvedConfig;
@@ -31,6 +50,9 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr', 'acr'], email: ['email', 'email_verified'], profile: ['name'] },
     scopes,
     responseTypes: ['code'],
+    // oidc-provider's fetch refuses private and loopback addresses (SSRF). Outside production a
+    // loopback relying party may still receive logout tokens, as its redirect URIs may be loopback.
+    ...(config.nodeEnv === 'production' ? {} : { fetch: loopbackFriendlyFetch }),
     pkce: { required: () => true },
     rotateRefreshToken: true,
     cookies: {
@@ -48,9 +70,12 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party', 'allow_unverified_email', 'require_mfa'],
+      properties: ['first_party', 'allow_unverified_email', 'require_mfa', ...clientTtlProperties],
       validator(_ctx, key, value) {
-        if (value !== undefined && typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
+        if (value === undefined) return;
+        if ((clientTtlProperties as readonly string[]).includes(key)) {
+          if (!Number.isInteger(value) || (value as number) < 1) throw new Error(`${key} must be a positive integer`);
+        } else if (typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
     },
     features: {
@@ -61,6 +86,14 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: { enabled: true, ...resourceServers },
+      // OIDC Back-Channel Logout 1.0: logout tokens on RP-initiated logout (session-revoker.ts sends ours).
+      backchannelLogout: { enabled: true },
+      // RFC 9449: a public client's refresh tokens are bound to the key of its proof; dpop_bound_access_tokens requires one.
+      dPoP: { enabled: true },
+      // RFC 9126; require_pushed_authorization_requests is per client.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      // RFC 8628 for native clients registered with --device-flow; our pages, oidc-provider's forms.
+      deviceFlow: { enabled: true, charset: 'base-20', mask: '****-****', ...deviceFlowPages(config, render) },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
@@ -75,14 +108,21 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     acrValues: [acr.password, acr.mfa],
     ttl: {
       AuthorizationCode: config.ttl.authorizationCode,
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
-      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.clientCredentials,
-      IdToken: config.ttl.idToken,
-      RefreshToken: config.ttl.refreshToken,
+      // An API's lifetime wins over the client's, which wins over the global one.
+      AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? clientTtl(client, 'access_token_ttl') ?? config.ttl.accessToken,
+      ClientCredentials: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? clientTtl(client, 'access_token_ttl') ?? config.ttl.clientCredentials,
+      IdToken: (_ctx, _token, client) => clientTtl(client, 'id_token_ttl') ?? config.ttl.idToken,
+      // Absolute: a rotated token keeps the first one's iiat, so the chain ends when the first token would have.
+      RefreshToken: (_ctx, token, client) => {
+        const ttl = clientTtl(client, 'refresh_token_ttl') ?? config.ttl.refreshToken;
+        return Math.max(1, ttl - ((token as { totalLifetime?: () => number }).totalLifetime?.() ?? 0));
+      },
       Interaction: config.ttl.interaction,
       // Remember me: a persistent cookie for rememberMeDays; otherwise the cookie ends with the browser.
       Session: (_ctx, session) => (session.transient ? config.ttl.session : config.accounts.rememberMeDays * 86_400),
       Grant: config.ttl.grant,
+      // RFC 8628 §3.2 leaves it to the server; ten minutes to reach a browser and sign in.
+      DeviceCode: 600,
     },
     async renderError(ctx: KoaContextWithOIDC, out, error) {
       const status = (error as { statusCode?: number }).statusCode ?? 500;

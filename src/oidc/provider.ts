@@ -5,6 +5,7 @@ import type { Renderer } from '../http/render.js';
 import type { Logger } from '../infra/logger.js';
 import type { KeyService } from '../keys/key-service.js';
 import { buildConfiguration } from './configuration.js';
+import { trackSessions, type SessionTracker } from './session-lifetime.js';
 
 export interface ProviderHostDeps {
   config: ResolvedConfig;
@@ -13,6 +14,10 @@ export interface ProviderHostDeps {
   findAccount: Configuration['findAccount'];
   render: Renderer;
   logger: Logger;
+  /** Records sign-ins and enforces idle timeout / lifetime (interaction-policy.ts). */
+  sessions?: SessionTracker;
+  /** Called with each new provider instance, e.g. to subscribe to its events. */
+  onBuild?: (provider: Provider) => void;
 }
 
 /**
@@ -32,6 +37,8 @@ export async function createProviderHost(deps: ProviderHostDeps) {
       Object.assign(ctx.state, (ctx.req as { outerState?: object }).outerState);
       await next();
     });
+    if (deps.sessions) provider.use(trackSessions(provider, deps.sessions, logger));
+    deps.onBuild?.(provider);
     provider.on('server_error', (ctx, error) => {
       (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider server error');
     });

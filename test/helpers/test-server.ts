@@ -35,13 +35,13 @@ export async function testEnvironment(overrides: Record<string, unknown> = {}) {
 }
 
 /** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
-export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, unknown> = {}, options: { now?: () => Date } = {}): Promise<TestServer> {
   const httpServer = http.createServer();
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://localhost:${port}`;
   const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides });
-  const container = await createContainer(config, createLogger('silent'), { migrate: true });
+  const container = await createContainer(config, createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
   httpServer.on('request', server.app.callback());
   return {

@@ -222,6 +222,49 @@ describe('clients', () => {
     expectOneLineRefusal(await cli(['clients', 'rotate-secret', created.client_id]), [1, 2], 'spa clients are public and have no secret');
     expect(await container.clients.oidcMetadata(created.client_id)).not.toHaveProperty('client_secret');
   });
+
+  it('sets back-channel logout, token lifetimes, DPoP and PAR requirements, and clears them', async () => {
+    const created = await cliJson<Record<string, unknown> & ClientJson>([
+      'clients', 'create', '--name', 'Tuned', '--type', 'spa', '--redirect-uri', 'https://t.example.com/cb',
+      '--backchannel-logout-uri', 'https://t.example.com/logout', '--access-token-ttl', '300', '--id-token-ttl', '600',
+      '--refresh-token-ttl', '86400', '--require-dpop', '--require-par',
+    ]);
+    expect(created).toMatchObject({
+      backchannel_logout_uri: 'https://t.example.com/logout', backchannel_logout_session_required: true,
+      access_token_ttl: 300, id_token_ttl: 600, refresh_token_ttl: 86400, require_dpop: true, require_par: true,
+    });
+    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({
+      backchannel_logout_uri: 'https://t.example.com/logout', backchannel_logout_session_required: true,
+      access_token_ttl: 300, id_token_ttl: 600, refresh_token_ttl: 86400, dpop_bound_access_tokens: true, require_pushed_authorization_requests: true,
+    });
+    const updated = await cliJson<Record<string, unknown>>([
+      'clients', 'update', created.client_id, '--no-backchannel-logout-uri', '--access-token-ttl', 'default', '--no-require-dpop', '--no-require-par',
+    ]);
+    expect(updated).toMatchObject({ backchannel_logout_uri: null, access_token_ttl: null, id_token_ttl: 600, require_dpop: false, require_par: false });
+    const metadata = await container.clients.oidcMetadata(created.client_id);
+    expect(metadata).not.toHaveProperty('backchannel_logout_uri');
+    expect(metadata).not.toHaveProperty('access_token_ttl');
+    const [, update] = await auditFor('client_id', created.client_id);
+    expect(update).toMatchObject({ type: 'client.updated', details: { before: { requireDpop: true, accessTokenTtl: 300 }, after: { requireDpop: false, accessTokenTtl: null } } });
+  });
+
+  it('refuses an http back-channel logout URI off loopback and a lifetime that is not whole seconds', async () => {
+    const base = ['clients', 'create', '--name', 'Bad', '--type', 'web', '--redirect-uri', 'https://b.example.com/cb'];
+    expectOneLineRefusal(await cli([...base, '--backchannel-logout-uri', 'http://b.example.com/logout']), [1, 2], 'https is required except for loopback hosts');
+    expectOneLineRefusal(await cli([...base, '--access-token-ttl', '5m']), [1, 2], '--access-token-ttl must be a whole number of seconds');
+    expectOneLineRefusal(await cli([...base, '--refresh-token-ttl', '999999999']), [1, 2], 'refreshTokenTtl must be a whole number of seconds between 1 and');
+  });
+
+  it('allows the device flow for native clients only', async () => {
+    const native = await cliJson<Record<string, unknown> & ClientJson>(['clients', 'create', '--name', 'TV', '--type', 'native', '--redirect-uri', 'http://127.0.0.1:51000/cb', '--device-flow']);
+    expect(native.device_flow).toBe(true);
+    expect(await container.clients.oidcMetadata(native.client_id)).toMatchObject({
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+    });
+    await cliJson(['clients', 'update', native.client_id, '--no-device-flow']);
+    expect(await container.clients.oidcMetadata(native.client_id)).toMatchObject({ grant_types: ['authorization_code', 'refresh_token'] });
+    expectOneLineRefusal(await cli(['clients', 'create', '--name', 'SPA', '--type', 'spa', '--redirect-uri', 'https://s.example.com/cb', '--device-flow']), [1, 2], 'only native clients may use the device flow');
+  });
 });
 
 interface UserJson { id: string; email: string; email_verified: boolean; name: string | null; roles: string[]; disabled: boolean }
