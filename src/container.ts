@@ -139,6 +139,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
       // Ending every session also ends every device's "trust this device" pass.
       if (!options?.keepSessionId) await db.repos.accounts.bumpTrustedDeviceEpoch(accountId);
     },
+    revokeRefreshTokens: (accountId: string) => sessions.revokeRefreshTokens(accountId),
   };
   const registration = createRegistrationService(flowDeps);
   const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });

@@ -17,6 +17,8 @@ export interface AccountFlowDeps {
   settings: Config['accounts'];
   /** Ends every session of an account and revokes its refresh tokens (optionally keeping one session). */
   revokeSessions: (accountId: string, options?: { keepSessionId?: string }) => Promise<unknown>;
+  /** Revokes every refresh token of an account, leaving its sessions. */
+  revokeRefreshTokens: (accountId: string) => Promise<unknown>;
   now?: () => Date;
 }
 

@@ -86,6 +86,8 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
       assertPasswordAccepted(await policy.check(input.password, { email: account.email, name: account.name }));
       await setPassword(account.id, input.password, 'password.changed', context);
       if (input.signOutOthers) await revokeSessions(account.id, { keepSessionId: input.currentSessionId });
+      // Refresh tokens always go: an app holding a grant from before the change must sign in again.
+      await deps.revokeRefreshTokens(account.id);
       notifier.send('password-changed', account.email, context.locale, {});
     },
   };

@@ -105,10 +105,12 @@ export const userCommands: Record<string, CliCommand> = {
     },
   },
   disable: {
-    summary: 'disable an account: no sign-in, its tokens stop working',
+    summary: 'disable an account: no sign-in, its sessions end and its tokens stop working',
     usage: '<id|email>',
     async run(container, _values, positionals, io) {
-      print(io, userJson(await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), true, actor)), describe);
+      const account = await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), true, actor);
+      await container.sessions.revokeAccount(account.id);
+      print(io, userJson(account), describe);
     },
   },
   unlock: {

@@ -71,6 +71,10 @@ export const configSchema = z.object({
     grant: seconds,
   }),
   apis: z.array(apiSchema),
+  introspection: z.object({
+    /** client_ids of resource servers that may introspect tokens issued to other clients. */
+    resourceServers: z.array(z.string()),
+  }),
   branding: z.object({
     productName: z.string().min(1).max(60),
     logoUrl: z.string().regex(/^(https:\/\/|\/static\/)/, 'must be an https URL or a /static/ path').optional(),

@@ -81,7 +81,13 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     features: {
       devInteractions: { enabled: false },
       // @types/oidc-provider models introspection as a disabled-only feature; the runtime accepts it.
-      introspection: { enabled: true } as never,
+      introspection: {
+        enabled: true,
+        // A client learns about its own tokens; only clients named as resource servers may introspect others'.
+        async allowedPolicy(_ctx: KoaContextWithOIDC, client: { clientId: string }, token: { clientId?: string }) {
+          return token.clientId === client.clientId || config.introspection.resourceServers.includes(client.clientId);
+        },
+      } as never,
       revocation: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },

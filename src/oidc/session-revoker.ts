@@ -43,6 +43,13 @@ export function createSessionRevoker({ repository, adapter, backchannel }: Sessi
       return { grants: grantIds.size };
     },
 
+    /** Revokes every refresh token of the account; sessions stay (after a password change without "sign out everywhere"). */
+    async revokeRefreshTokens(accountId: string): Promise<number> {
+      const grants = await repository.listForAccount('Grant', accountId, new Date());
+      await Promise.all(grants.map((grant) => adapter('RefreshToken').revokeByGrantId(grant.id)));
+      return grants.length;
+    },
+
     async revokeAccount(accountId: string, options: RevokeOptions = {}): Promise<{ sessions: number; grants: number }> {
       const now = new Date();
       const sessions = await repository.listForAccount('Session', accountId, now);

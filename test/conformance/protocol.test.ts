@@ -55,9 +55,14 @@ async function expectOAuthError(promise: Promise<unknown>, error: string, descri
 }
 
 let webClient: { clientId: string; secret: string };
+const rs = { clientId: 'resource-server-1', secret: '' };
 
 beforeAll(async () => {
-  t = await startTestServer({ apis: [{ identifier: api, scopes: ['read', 'write'], accessTokenTtl: 300 }] });
+  t = await startTestServer({ apis: [{ identifier: api, scopes: ['read', 'write'], accessTokenTtl: 300 }], introspection: { resourceServers: [rs.clientId] } });
+  // A service client with a known id, registered as the resource server allowed to introspect.
+  const registered = await t.container.clients.create({ name: 'Resource server', type: 'service' }, 'test');
+  await t.container.dataSource.query('UPDATE clients SET client_id = $1 WHERE client_id = $2', [rs.clientId, registered.client.clientId]);
+  rs.secret = registered.secret!;
   const created = await t.container.clients.create({ name: 'Web app', type: 'web', redirectUris: [redirectUri] }, 'test');
   webClient = { clientId: created.client.clientId, secret: created.secret! };
   const svc = await t.container.clients.create({ name: 'Worker', type: 'service' }, 'test');
@@ -199,6 +204,15 @@ describe('client credentials, resource indicators, introspection and revocation'
   it('refuses an unknown resource and a scope the API does not declare', async () => {
     await expectOAuthError(oidc.clientCredentialsGrant(service, { resource: 'https://unknown.example.test' }), 'invalid_target');
     await expectOAuthError(oidc.clientCredentialsGrant(service, { resource: api, scope: 'delete' }), 'invalid_scope');
+  });
+
+  it("answers inactive to a client introspecting another client's token, unless it is a registered resource server", async () => {
+    const { access_token } = await oidc.clientCredentialsGrant(service);
+    const other = await t.container.clients.create({ name: 'Nosy', type: 'service' }, 'test');
+    const nosy = await discover(other.client.clientId, other.secret!);
+    expect((await oidc.tokenIntrospection(nosy, access_token)).active).toBe(false);
+    const resourceServer = await oidc.tokenIntrospection(await discover(rs.clientId, rs.secret), access_token);
+    expect(resourceServer.active).toBe(true);
   });
 
   it('introspects a live token as active and a revoked one as inactive', async () => {

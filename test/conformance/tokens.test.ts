@@ -44,7 +44,6 @@ async function expectOAuthError(promise: Promise<unknown>, error: string, descri
 
 beforeAll(async () => {
   t = await startTestServer();
-  // The lead wires this into provider.ts; subscribe the current instance for this suite.
   user = await createAccount(t);
 });
 afterAll(() => t?.close());

@@ -92,10 +92,12 @@ describe('changing the password', () => {
     const app = new BrowserAgent();
     const tokens = await signInForTokens(app, config, user, { scope: 'openid offline_access', prompt: 'consent' });
 
-    // Unticked: the others stay signed in.
+    // Unticked: the others stay signed in, but every refresh token issued before the change is revoked.
     const password = strongPassword();
     expect((await submitForm(agent, page, '/account/password', { current: user.password, password })).status).toBe(200);
     expect(await isSignedIn(other.agent)).toBe(true);
+    const revoked = await oidc.refreshTokenGrant(config, tokens.refresh_token!).then(() => undefined, (error: unknown) => error as { error?: string });
+    expect(revoked?.error).toBe('invalid_grant');
 
     const next = strongPassword();
     const done = await submitForm(agent, page, '/account/password', { current: password, password: next, signOutOthers: 'on' });
