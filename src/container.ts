@@ -92,6 +92,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const clients = createClientService({ db, secretBox });
   const keys = createKeyService({
     db, secretBox, algorithm: config.keys.algorithm, publishLeadSeconds: config.keys.publishLeadSeconds, maxTokenTtlSeconds: maxSignedTtl(config),
+    rotationDays: config.keys.rotationDays,
   });
 
   // oidc-provider's storage, shared by the provider and by session revocation.

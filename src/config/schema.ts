@@ -54,8 +54,10 @@ export const configSchema = z.object({
     algorithm: z.enum(['RS256', 'ES256', 'EdDSA']),
     /** How long a new key is published in JWKS before it signs. */
     publishLeadSeconds: z.number().int().min(0),
-    /** How often each instance re-reads the key set from the database. */
+    /** How often each instance re-reads the key set from the database (and checks the rotation schedule). */
     reloadSeconds: seconds,
+    /** Days a key signs before a scheduled rotation replaces it; 0 turns the schedule off. */
+    rotationDays: z.number().int().min(0).max(3650),
   }).refine((keys) => keys.publishLeadSeconds === 0 || keys.publishLeadSeconds >= 2 * keys.reloadSeconds, {
     message: 'publishLeadSeconds must be 0 or at least twice reloadSeconds, so every instance publishes a key before any signs with it',
     path: ['publishLeadSeconds'],

@@ -1,3 +1,4 @@
+import { NotFoundError } from '../errors/app-error.js';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { SecretBox } from '../infra/secret-box.js';
@@ -15,6 +16,8 @@ export interface KeyServiceDeps {
   publishLeadSeconds: number;
   /** The longest lifetime of anything we sign: a retired key stays published that long. */
   maxTokenTtlSeconds: number;
+  /** Days a key signs before the schedule replaces it; 0 turns the schedule off. */
+  rotationDays?: number;
   now?: () => Date;
 }
 
@@ -51,6 +54,17 @@ export function createKeyService(deps: KeyServiceDeps) {
     return key;
   }
 
+  /** Publishes a key that signs from `activatesAt`; the keys it replaces stay until what they signed expires. */
+  async function publishNext(repos: Repositories, activatesAt: Date, actor: string, at: Date): Promise<PublishedKey> {
+    const previous = await repos.signingKeys.listPublished(at);
+    for (const old of previous.filter((key) => key.retiredAt === null)) {
+      const retiredAt = old.activatesAt > activatesAt ? old.activatesAt : activatesAt;
+      await repos.signingKeys.update(old.kid, { retiredAt, expiresAt: new Date(retiredAt.getTime() + deps.maxTokenTtlSeconds * 1000) });
+    }
+    const key = await createKey(repos, activatesAt, actor, 'key.rotated');
+    return { kid: key.kid, alg: key.alg, status: activatesAt > at ? 'next' : 'signing', activatesAt, retiredAt: null, expiresAt: null };
+  }
+
   function status(keys: SigningKey[], key: SigningKey, at: Date): PublishedKey['status'] {
     if (key.activatesAt > at) return key.retiredAt !== null && key.retiredAt <= key.activatesAt ? 'retired' : 'next';
     return signingKeyAt(keys, at)?.kid === key.kid ? 'signing' : 'retired';
@@ -74,14 +88,45 @@ export function createKeyService(deps: KeyServiceDeps) {
       return db.transaction(async (repos) => {
         await repos.signingKeys.lock();
         const at = now();
-        const activatesAt = new Date(at.getTime() + (options.immediate ? 0 : deps.publishLeadSeconds * 1000));
-        const previous = await repos.signingKeys.listPublished(at);
-        for (const old of previous.filter((key) => key.retiredAt === null)) {
-          const retiredAt = old.activatesAt > activatesAt ? old.activatesAt : activatesAt;
-          await repos.signingKeys.update(old.kid, { retiredAt, expiresAt: new Date(retiredAt.getTime() + deps.maxTokenTtlSeconds * 1000) });
-        }
-        const key = await createKey(repos, activatesAt, actor, 'key.rotated');
-        return { kid: key.kid, alg: key.alg, status: activatesAt > at ? 'next' : 'signing', activatesAt, retiredAt: null, expiresAt: null };
+        return publishNext(repos, new Date(at.getTime() + (options.immediate ? 0 : deps.publishLeadSeconds * 1000)), actor, at);
+      });
+    },
+
+    /**
+     * The rotation schedule: when the signing key has signed for rotationDays minus the publish
+     * lead and no successor is waiting, publish one that takes over at the rotationDays mark.
+     * Safe to call from every instance: the key lock makes one of them do it.
+     */
+    async rotateIfDue(): Promise<PublishedKey | undefined> {
+      if (!deps.rotationDays) return undefined;
+      return db.transaction(async (repos) => {
+        await repos.signingKeys.lock();
+        const at = now();
+        const keys = await repos.signingKeys.listPublished(at);
+        const signing = signingKeyAt(keys, at);
+        if (!signing || keys.some((key) => key.activatesAt > at && key.retiredAt === null)) return undefined;
+        const dueAt = signing.activatesAt.getTime() + deps.rotationDays! * 86_400_000;
+        if (at.getTime() < dueAt - deps.publishLeadSeconds * 1000) return undefined;
+        return publishNext(repos, new Date(Math.max(dueAt, at.getTime() + deps.publishLeadSeconds * 1000)), 'schedule', at);
+      });
+    },
+
+    /**
+     * Emergency revoke: the key leaves JWKS at once, so everything it signed stops verifying.
+     * Revoking the signing key first puts a new one to work immediately.
+     */
+    async revoke(kid: string, actor: string): Promise<PublishedKey[]> {
+      return db.transaction(async (repos) => {
+        await repos.signingKeys.lock();
+        const at = now();
+        const keys = await repos.signingKeys.listPublished(at);
+        const target = keys.find((key) => key.kid === kid);
+        if (!target) throw new NotFoundError('key_not_found', `no published key ${kid}`);
+        if (signingKeyAt(keys, at)?.kid === kid || keys.length === 1) await publishNext(repos, at, actor, at);
+        await repos.signingKeys.update(kid, { retiredAt: target.retiredAt ?? at, expiresAt: at });
+        await repos.audit.append({ type: 'key.revoked', actor, details: { kid } });
+        const remaining = await repos.signingKeys.listPublished(new Date(at.getTime() + 1));
+        return remaining.map((key) => ({ kid: key.kid, alg: key.alg, status: status(remaining, key, at), activatesAt: key.activatesAt, retiredAt: key.retiredAt, expiresAt: key.expiresAt }));
       });
     },
 

@@ -51,6 +51,7 @@ export async function createProviderHost(deps: ProviderHostDeps) {
 
   /** Re-reads the key set and swaps the provider when it changed. */
   async function reload(): Promise<boolean> {
+    await keys.rotateIfDue();
     const next = await keys.fingerprint();
     if (next === fingerprint) return false;
     const jwks = await keys.privateJwks();

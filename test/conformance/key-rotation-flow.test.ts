@@ -44,3 +44,17 @@ it('publishes a rotated key before it signs, then signs with it while old tokens
 it('reload is a no-op when the key set has not changed', async () => {
   expect(await t.server.host.reload()).toBe(false);
 });
+
+it('drops an emergency-revoked key at once: what it signed stops verifying, new tokens use its replacement', async () => {
+  const before = await jwtFor();
+  const revokedKid = decodeProtectedHeader(before).kid!;
+  const out: string[] = [];
+  expect(await runCli(['keys', 'revoke', revokedKid, '--json'], { env: t.env, write: (text) => out.push(text) })).toBe(0);
+  expect(JSON.parse(out.join('\n')).revoked).toBe(revokedKid);
+  expect(await t.server.host.reload()).toBe(true);
+  expect((await jwks()).keys.map((key) => key.kid)).not.toContain(revokedKid);
+  await expect(verify(before)).rejects.toThrow();
+  const after = await jwtFor();
+  expect(decodeProtectedHeader(after).kid).not.toBe(revokedKid);
+  await expect(verify(after)).resolves.toBeTruthy();
+});

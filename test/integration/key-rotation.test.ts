@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** A key service over a fresh database, with a clock the test moves by hand. */
-async function setup(algorithm: SigningAlg = 'RS256') {
+async function setup(algorithm: SigningAlg = 'RS256', rotationDays = 0) {
   const { url } = await createTestDatabase();
   const dataSource = await openDataSource({ url, poolSize: 2, entities, migrations: [] });
   cleanups.push(() => dataSource.destroy());
@@ -34,7 +34,7 @@ async function setup(algorithm: SigningAlg = 'RS256') {
   let clock = t0;
   const keys = createKeyService({
     db: createDatabase(dataSource, repositoriesFor), secretBox: createSecretBox(encryptionKey),
-    algorithm, publishLeadSeconds: lead, maxTokenTtlSeconds: maxTtl, now: () => clock,
+    algorithm, publishLeadSeconds: lead, maxTokenTtlSeconds: maxTtl, rotationDays, now: () => clock,
   });
   return {
     keys, sql, encryptionKey,
@@ -50,6 +50,47 @@ async function setup(algorithm: SigningAlg = 'RS256') {
 
 const kids = (jwks: { keys: JWK[] }) => jwks.keys.map((key) => key.kid);
 const after = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
+
+describe('scheduled rotation and emergency revoke', () => {
+  const day = 86_400;
+
+  it('publishes the next key a publish lead before the rotation date, and it takes over on that date', async () => {
+    const s = await setup('RS256', 90);
+    await s.keys.ensureSigningKey();
+    const [first] = await s.keys.list();
+    s.at(90 * day - lead - 1);
+    expect(await s.keys.rotateIfDue()).toBeUndefined();
+    s.at(90 * day - lead);
+    const next = await s.keys.rotateIfDue();
+    expect(next).toMatchObject({ status: 'next', activatesAt: new Date(t0.getTime() + 90 * day * 1000) });
+    // Due again on the next check, but a successor is already waiting: nothing more happens.
+    expect(await s.keys.rotateIfDue()).toBeUndefined();
+    expect((await s.keys.privateJwks()).keys[0]!.kid).toBe(first!.kid);
+    s.at(90 * day);
+    expect((await s.keys.privateJwks()).keys[0]!.kid).toBe(next!.kid);
+    expect((await s.keys.list()).find((k) => k.kid === first!.kid)?.status).toBe('retired');
+  });
+
+  it('does nothing when the schedule is off', async () => {
+    const s = await setup('RS256', 0);
+    await s.keys.ensureSigningKey();
+    s.at(1000 * day);
+    expect(await s.keys.rotateIfDue()).toBeUndefined();
+  });
+
+  it('drops a revoked key from the key set at once and replaces a revoked signing key immediately', async () => {
+    const s = await setup();
+    await s.keys.ensureSigningKey();
+    const [signing] = await s.keys.list();
+    const after = await s.keys.revoke(signing!.kid, 'test');
+    expect(after.map((k) => k.kid)).not.toContain(signing!.kid);
+    const jwks = await s.keys.privateJwks();
+    expect(jwks.keys.map((k) => k.kid)).not.toContain(signing!.kid);
+    expect(jwks.keys).toHaveLength(1);
+    expect((await s.keys.list())[0]!.status).toBe('signing');
+    await expect(s.keys.revoke('no-such-kid', 'test')).rejects.toMatchObject({ code: 'key_not_found', status: 404 });
+  });
+});
 
 describe('key service', () => {
   it('makes one key on first start and none on the next', async () => {
