@@ -20,6 +20,7 @@ import { createLimiterFactory } from './infra/rate-limiter-store.js';
 import { createAdapterFactory } from './oidc/adapters/adapter-factory.js';
 import { createOidcModelRepository } from './oidc/adapters/oidc-model-repository.js';
 import { createClientAdapter } from './oidc/client-adapter.js';
+import { withRefreshGrace } from './oidc/adapters/refresh-grace.js';
 import { createBackchannelLogout } from './oidc/backchannel-logout.js';
 import { createSessionRevoker } from './oidc/session-revoker.js';
 import { createSessionService } from './sessions/session-service.js';
@@ -98,7 +99,12 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   // oidc-provider's storage, shared by the provider and by session revocation.
   const oidcModels = createOidcModelRepository(dataSource);
   const clientAdapter = createClientAdapter(clients);
-  const adapter = createAdapterFactory({ dataSource, redis, overrides: { Client: () => clientAdapter } });
+  const stores = createAdapterFactory({ dataSource, redis });
+  const refreshGrace = async (clientId: string) => (await db.repos.clients.findById(clientId))?.refreshTokenGraceSeconds ?? 0;
+  const adapter = createAdapterFactory({
+    dataSource, redis,
+    overrides: { Client: () => clientAdapter, RefreshToken: () => withRefreshGrace(stores('RefreshToken'), refreshGrace) },
+  });
   // Attached to the provider by server.ts; without one (CLI) no logout tokens can be signed.
   const backchannel = createBackchannelLogout({ audit, logger });
   const sessions = createSessionRevoker({ repository: oidcModels, adapter, backchannel });

@@ -20,6 +20,9 @@ function clientJson(client: ClientView, secret?: string) {
     access_token_ttl: client.accessTokenTtl,
     id_token_ttl: client.idTokenTtl,
     refresh_token_ttl: client.refreshTokenTtl,
+    refresh_token_idle_ttl: client.refreshTokenIdleTtl,
+    refresh_token_grace_seconds: client.refreshTokenGraceSeconds,
+    session_idle_ttl: client.sessionIdleTtl,
     require_dpop: client.requireDpop,
     require_par: client.requirePar,
     device_flow: client.deviceFlow,
@@ -42,6 +45,9 @@ const editOptions = {
   'access-token-ttl': { type: 'string' },
   'id-token-ttl': { type: 'string' },
   'refresh-token-ttl': { type: 'string' },
+  'refresh-token-idle-ttl': { type: 'string' },
+  'refresh-token-grace': { type: 'string' },
+  'session-idle-ttl': { type: 'string' },
   'require-dpop': { type: 'boolean' },
   'require-par': { type: 'boolean' },
   'device-flow': { type: 'boolean' },
@@ -56,7 +62,7 @@ function ttlOption(values: OptionValues, name: string, clearable: boolean): numb
   return Number(raw);
 }
 
-const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S]';
+const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S] [--refresh-token-idle-ttl S] [--refresh-token-grace S] [--session-idle-ttl S]';
 
 export const clientCommands: Record<string, CliCommand> = {
   create: {
@@ -77,6 +83,9 @@ export const clientCommands: Record<string, CliCommand> = {
         accessTokenTtl: ttlOption(values, 'access-token-ttl', false),
         idTokenTtl: ttlOption(values, 'id-token-ttl', false),
         refreshTokenTtl: ttlOption(values, 'refresh-token-ttl', false),
+        refreshTokenIdleTtl: ttlOption(values, 'refresh-token-idle-ttl', false),
+        refreshTokenGraceSeconds: ttlOption(values, 'refresh-token-grace', false) ?? undefined,
+        sessionIdleTtl: ttlOption(values, 'session-idle-ttl', false),
         requireDpop: values['require-dpop'] === true,
         requirePar: values['require-par'] === true,
         deviceFlow: values['device-flow'] === true,
@@ -121,6 +130,9 @@ export const clientCommands: Record<string, CliCommand> = {
         accessTokenTtl: ttlOption(values, 'access-token-ttl', true),
         idTokenTtl: ttlOption(values, 'id-token-ttl', true),
         refreshTokenTtl: ttlOption(values, 'refresh-token-ttl', true),
+        refreshTokenIdleTtl: ttlOption(values, 'refresh-token-idle-ttl', true),
+        refreshTokenGraceSeconds: ttlOption(values, 'refresh-token-grace', false) ?? undefined,
+        sessionIdleTtl: ttlOption(values, 'session-idle-ttl', true),
         requireDpop: flag('require-dpop'),
         requirePar: flag('require-par'),
         deviceFlow: flag('device-flow'),

@@ -24,6 +24,12 @@ export interface Client {
   accessTokenTtl: number | null;
   idTokenTtl: number | null;
   refreshTokenTtl: number | null;
+  /** A refresh token unused this long expires, even before its absolute lifetime. */
+  refreshTokenIdleTtl: number | null;
+  /** Seconds a rotated refresh token still works, for a retry that lost its response (0–30). */
+  refreshTokenGraceSeconds: number;
+  /** This client's sign-ins need a session active within this many seconds. */
+  sessionIdleTtl: number | null;
   /** Access tokens must be DPoP-bound (RFC 9449 `dpop_bound_access_tokens`). */
   requireDpop: boolean;
   /** Authorization requests must be pushed first (RFC 9126 `require_pushed_authorization_requests`). */
@@ -52,6 +58,9 @@ export const ClientEntity = new EntitySchema<Client>({
     accessTokenTtl: { name: 'access_token_ttl', type: 'integer', nullable: true },
     idTokenTtl: { name: 'id_token_ttl', type: 'integer', nullable: true },
     refreshTokenTtl: { name: 'refresh_token_ttl', type: 'integer', nullable: true },
+    refreshTokenIdleTtl: { name: 'refresh_token_idle_ttl', type: 'integer', nullable: true },
+    refreshTokenGraceSeconds: { name: 'refresh_token_grace_seconds', type: 'integer', default: 0 },
+    sessionIdleTtl: { name: 'session_idle_ttl', type: 'integer', nullable: true },
     requireDpop: { name: 'require_dpop', type: 'boolean', default: false },
     requirePar: { name: 'require_par', type: 'boolean', default: false },
     deviceFlow: { name: 'device_flow', type: 'boolean', default: false },

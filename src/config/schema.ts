@@ -68,6 +68,8 @@ export const configSchema = z.object({
     clientCredentials: seconds,
     idToken: seconds,
     refreshToken: seconds,
+    /** A refresh token unused this long expires (each use rotates it and restarts this clock). */
+    refreshTokenIdle: seconds,
     interaction: seconds,
     session: seconds,
     grant: seconds,

@@ -8,7 +8,7 @@ import { deviceFlowPages } from './device-flow-pages.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { createResourceServers } from './resource-servers.js';
 
-const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl'] as const;
+const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'refresh_token_idle_ttl', 'session_idle_ttl'] as const;
 
 /** A client's own lifetime for a token kind (client-service.ts toOidcMetadata), if it has one. */
 function clientTtl(client: unknown, key: (typeof clientTtlProperties)[number]): number | undefined {
@@ -70,11 +70,13 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party', 'allow_unverified_email', 'require_mfa', ...clientTtlProperties],
+      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds', ...clientTtlProperties],
       validator(_ctx, key, value) {
         if (value === undefined) return;
         if ((clientTtlProperties as readonly string[]).includes(key)) {
           if (!Number.isInteger(value) || (value as number) < 1) throw new Error(`${key} must be a positive integer`);
+        } else if (key === 'refresh_token_grace_seconds') {
+          if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 30) throw new Error(`${key} must be 0 to 30`);
         } else if (typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
     },
@@ -121,7 +123,9 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
       // Absolute: a rotated token keeps the first one's iiat, so the chain ends when the first token would have.
       RefreshToken: (_ctx, token, client) => {
         const ttl = clientTtl(client, 'refresh_token_ttl') ?? config.ttl.refreshToken;
-        return Math.max(1, ttl - ((token as { totalLifetime?: () => number }).totalLifetime?.() ?? 0));
+        const remaining = Math.max(1, ttl - ((token as { totalLifetime?: () => number }).totalLifetime?.() ?? 0));
+        // Idle: each rotation restarts the idle clock, so an unused token dies before the chain's absolute end.
+        return Math.min(remaining, clientTtl(client, 'refresh_token_idle_ttl') ?? config.ttl.refreshTokenIdle);
       },
       Interaction: config.ttl.interaction,
       // Remember me: a persistent cookie for rememberMeDays; otherwise the cookie ends with the browser.

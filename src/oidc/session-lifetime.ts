@@ -8,7 +8,7 @@ const { Check } = interactionPolicy;
 
 /** What the provider needs from the session service. */
 export interface SessionTracker {
-  expiry(session: SessionFacts): Promise<Expiry>;
+  expiry(session: SessionFacts, clientIdleSeconds?: number): Promise<Expiry>;
   recordAuthorization(session: SessionFacts, seen: { userAgent?: string; ip?: string }): Promise<void>;
 }
 
@@ -32,7 +32,8 @@ export function sessionLifetimeCheck() {
     if (!tracker || !session?.accountId) return Check.NO_NEED_TO_PROMPT;
     // Just signed in (resuming the login interaction): that is the fresh authentication asked for.
     if (ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-    return (await tracker.expiry(facts({ ...session, accountId: session.accountId }))) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    const clientIdle = (ctx.oidc.client as { session_idle_ttl?: number } | undefined)?.session_idle_ttl;
+    return (await tracker.expiry(facts({ ...session, accountId: session.accountId }), clientIdle)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   });
 }
 

@@ -62,14 +62,16 @@ export function createSessionService(deps: {
    * Why a session no longer counts as signed in, or false. Remembered sessions ("Keep me signed
    * in", a choice the person made) have no idle timeout, only their longer lifetime.
    */
-  function expiry(session: Pick<SessionFacts, 'loginTs' | 'transient'>, lastActiveAt: Date | undefined, at: Date): Expiry {
+  function expiry(session: Pick<SessionFacts, 'loginTs' | 'transient'>, lastActiveAt: Date | undefined, at: Date, clientIdleSeconds?: number): Expiry {
     const nowSeconds = at.getTime() / 1000;
     const loginTs = session.loginTs ?? 0;
     if (nowSeconds - loginTs > lifetimeSeconds(session.transient)) return 'lifetime';
-    if (session.transient !== true || settings.idleTimeoutSeconds <= 0) return false;
+    // A client's own idle limit applies to every session signing in to it, remembered ones included.
+    const idleSeconds = clientIdleSeconds ?? (session.transient === true ? settings.idleTimeoutSeconds : 0);
+    if (idleSeconds <= 0) return false;
     // A fresh sign-in in the same session counts as activity before its metadata is refreshed.
     const lastActive = Math.max((lastActiveAt?.getTime() ?? 0) / 1000, loginTs);
-    return nowSeconds - lastActive > settings.idleTimeoutSeconds ? 'idle' : false;
+    return nowSeconds - lastActive > idleSeconds ? 'idle' : false;
   }
 
   async function liveSessions(accountId: string) {
@@ -80,9 +82,9 @@ export function createSessionService(deps: {
 
   return {
     /** Whether the session is past its idle timeout or absolute lifetime. */
-    async expiry(session: SessionFacts): Promise<Expiry> {
+    async expiry(session: SessionFacts, clientIdleSeconds?: number): Promise<Expiry> {
       const metadata = await db.repos.sessionMetadata.find(session.uid);
-      return expiry(session, metadata?.lastActiveAt, now());
+      return expiry(session, metadata?.lastActiveAt, now(), clientIdleSeconds);
     },
 
     /**
