@@ -23,6 +23,7 @@ function clientJson(client: ClientView, secret?: string) {
     refresh_token_idle_ttl: client.refreshTokenIdleTtl,
     refresh_token_grace_seconds: client.refreshTokenGraceSeconds,
     session_idle_ttl: client.sessionIdleTtl,
+    session_max_age: client.sessionMaxAge,
     require_dpop: client.requireDpop,
     require_par: client.requirePar,
     device_flow: client.deviceFlow,
@@ -48,6 +49,7 @@ const editOptions = {
   'refresh-token-idle-ttl': { type: 'string' },
   'refresh-token-grace': { type: 'string' },
   'session-idle-ttl': { type: 'string' },
+  'session-max-age': { type: 'string' },
   'require-dpop': { type: 'boolean' },
   'require-par': { type: 'boolean' },
   'device-flow': { type: 'boolean' },
@@ -62,7 +64,7 @@ function ttlOption(values: OptionValues, name: string, clearable: boolean): numb
   return Number(raw);
 }
 
-const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S] [--refresh-token-idle-ttl S] [--refresh-token-grace S] [--session-idle-ttl S]';
+const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S] [--refresh-token-idle-ttl S] [--refresh-token-grace S] [--session-idle-ttl S] [--session-max-age S]';
 
 export const clientCommands: Record<string, CliCommand> = {
   create: {
@@ -86,6 +88,7 @@ export const clientCommands: Record<string, CliCommand> = {
         refreshTokenIdleTtl: ttlOption(values, 'refresh-token-idle-ttl', false),
         refreshTokenGraceSeconds: ttlOption(values, 'refresh-token-grace', false) ?? undefined,
         sessionIdleTtl: ttlOption(values, 'session-idle-ttl', false),
+        sessionMaxAge: ttlOption(values, 'session-max-age', false),
         requireDpop: values['require-dpop'] === true,
         requirePar: values['require-par'] === true,
         deviceFlow: values['device-flow'] === true,
@@ -133,6 +136,7 @@ export const clientCommands: Record<string, CliCommand> = {
         refreshTokenIdleTtl: ttlOption(values, 'refresh-token-idle-ttl', true),
         refreshTokenGraceSeconds: ttlOption(values, 'refresh-token-grace', false) ?? undefined,
         sessionIdleTtl: ttlOption(values, 'session-idle-ttl', true),
+        sessionMaxAge: ttlOption(values, 'session-max-age', true),
         requireDpop: flag('require-dpop'),
         requirePar: flag('require-par'),
         deviceFlow: flag('device-flow'),

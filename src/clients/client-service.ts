@@ -25,6 +25,7 @@ export interface ClientInput {
   refreshTokenIdleTtl?: number | null;
   refreshTokenGraceSeconds?: number;
   sessionIdleTtl?: number | null;
+  sessionMaxAge?: number | null;
   requireDpop?: boolean;
   requirePar?: boolean;
   deviceFlow?: boolean;
@@ -33,12 +34,12 @@ export interface ClientInput {
 export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
 
 /** Upper bounds for per-client lifetimes: a day for tokens a thief can replay, a year for refresh tokens. */
-export const clientTtlLimits = { accessTokenTtl: 86_400, idTokenTtl: 86_400, refreshTokenTtl: 365 * 86_400, refreshTokenIdleTtl: 365 * 86_400, sessionIdleTtl: 30 * 86_400 } as const;
+export const clientTtlLimits = { accessTokenTtl: 86_400, idTokenTtl: 86_400, refreshTokenTtl: 365 * 86_400, refreshTokenIdleTtl: 365 * 86_400, sessionIdleTtl: 30 * 86_400, sessionMaxAge: 400 * 86_400 } as const;
 
 type SettingsKey = 'backchannelLogoutUri' | 'backchannelLogoutSessionRequired' | 'accessTokenTtl' | 'idTokenTtl' | 'refreshTokenTtl'
-  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'requireDpop' | 'requirePar' | 'deviceFlow';
+  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop' | 'requirePar' | 'deviceFlow';
 const settingsKeys: readonly SettingsKey[] = ['backchannelLogoutUri', 'backchannelLogoutSessionRequired', 'accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl',
-  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'requireDpop', 'requirePar', 'deviceFlow'];
+  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar', 'deviceFlow'];
 
 /** What callers may see of a client: never the secret. */
 export type ClientView = Omit<Client, 'secretEncrypted'> & { hasSecret: boolean };
@@ -64,7 +65,7 @@ function checkSettings(client: Pick<Client, 'type' | SettingsKey>): void {
     const problem = redirectUriProblem(client.backchannelLogoutUri, 'web');
     if (problem) throw new BadRequestError('invalid_backchannel_logout_uri', problem);
   }
-  for (const key of ['accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl', 'refreshTokenIdleTtl', 'sessionIdleTtl'] as const) {
+  for (const key of ['accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl', 'refreshTokenIdleTtl', 'sessionIdleTtl', 'sessionMaxAge'] as const) {
     const value = client[key];
     if (value !== null && (!Number.isInteger(value) || value < 1 || value > clientTtlLimits[key])) {
       throw new BadRequestError('invalid_ttl', `${key} must be a whole number of seconds between 1 and ${clientTtlLimits[key]}`);
@@ -73,7 +74,7 @@ function checkSettings(client: Pick<Client, 'type' | SettingsKey>): void {
   if (!Number.isInteger(client.refreshTokenGraceSeconds) || client.refreshTokenGraceSeconds < 0 || client.refreshTokenGraceSeconds > 30) {
     throw new BadRequestError('invalid_ttl', 'refreshTokenGraceSeconds must be a whole number of seconds between 0 and 30');
   }
-  if (client.type === 'service' && (client.idTokenTtl !== null || client.refreshTokenTtl !== null || client.refreshTokenIdleTtl !== null || client.refreshTokenGraceSeconds > 0 || client.sessionIdleTtl !== null || client.requirePar)) {
+  if (client.type === 'service' && (client.idTokenTtl !== null || client.refreshTokenTtl !== null || client.refreshTokenIdleTtl !== null || client.refreshTokenGraceSeconds > 0 || client.sessionIdleTtl !== null || client.sessionMaxAge !== null || client.requirePar)) {
     throw new BadRequestError('invalid_client_settings', 'service clients get neither ID tokens, refresh tokens nor authorization requests');
   }
   // RFC 8628 §1: the grant is for input-constrained devices, which register as native apps.
@@ -91,6 +92,7 @@ function settingsOf(input: ClientInput): Pick<Client, SettingsKey> {
     refreshTokenIdleTtl: input.refreshTokenIdleTtl ?? null,
     refreshTokenGraceSeconds: input.refreshTokenGraceSeconds ?? 0,
     sessionIdleTtl: input.sessionIdleTtl ?? null,
+    sessionMaxAge: input.sessionMaxAge ?? null,
     requireDpop: input.requireDpop ?? false,
     requirePar: input.requirePar ?? false,
     deviceFlow: input.deviceFlow ?? false,
@@ -201,6 +203,8 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     ...(client.refreshTokenTtl !== null ? { refresh_token_ttl: client.refreshTokenTtl } : {}),
     ...(client.refreshTokenIdleTtl !== null ? { refresh_token_idle_ttl: client.refreshTokenIdleTtl } : {}),
     ...(client.sessionIdleTtl !== null ? { session_idle_ttl: client.sessionIdleTtl } : {}),
+    // OIDC Registration §2: oidc-provider then asks for a fresh sign-in past this age.
+    ...(client.sessionMaxAge !== null ? { default_max_age: client.sessionMaxAge } : {}),
     refresh_token_grace_seconds: client.refreshTokenGraceSeconds,
     dpop_bound_access_tokens: client.requireDpop,
   };

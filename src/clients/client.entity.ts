@@ -30,6 +30,8 @@ export interface Client {
   refreshTokenGraceSeconds: number;
   /** This client's sign-ins need a session active within this many seconds. */
   sessionIdleTtl: number | null;
+  /** This client's sign-ins need a session signed in within this many seconds (OIDC default_max_age). */
+  sessionMaxAge: number | null;
   /** Access tokens must be DPoP-bound (RFC 9449 `dpop_bound_access_tokens`). */
   requireDpop: boolean;
   /** Authorization requests must be pushed first (RFC 9126 `require_pushed_authorization_requests`). */
@@ -61,6 +63,7 @@ export const ClientEntity = new EntitySchema<Client>({
     refreshTokenIdleTtl: { name: 'refresh_token_idle_ttl', type: 'integer', nullable: true },
     refreshTokenGraceSeconds: { name: 'refresh_token_grace_seconds', type: 'integer', default: 0 },
     sessionIdleTtl: { name: 'session_idle_ttl', type: 'integer', nullable: true },
+    sessionMaxAge: { name: 'session_max_age', type: 'integer', nullable: true },
     requireDpop: { name: 'require_dpop', type: 'boolean', default: false },
     requirePar: { name: 'require_par', type: 'boolean', default: false },
     deviceFlow: { name: 'device_flow', type: 'boolean', default: false },

@@ -37,6 +37,16 @@ export function subscribeTokenEvents(provider: Provider, { audit, backchannel, l
     });
   });
 
+  // RP-initiated logout ends the session inside oidc-provider; record it like the sessions we end ourselves.
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    const session = ctx.oidc.session as { accountId?: string; uid?: string } | undefined;
+    if (!session?.accountId) return;
+    void record({
+      type: 'session.ended', actor: `account:${session.accountId}`, accountId: session.accountId, clientId: ctx.oidc.client?.clientId,
+      ip: ctx.state?.clientIp as string | undefined, userAgent: ctx.get('user-agent') || undefined, details: { via: 'logout' },
+    });
+  });
+
   provider.on('backchannel.success', (_ctx: KoaContextWithOIDC, client: { clientId: string }, accountId: string, sid?: string) => {
     void backchannel.onSent(client.clientId, accountId, sid);
   });

@@ -88,6 +88,7 @@ describe('back-channel logout', () => {
     const claims = await verifyLogoutToken(rp.tokens.at(-1)!, clientId);
     expect(claims).toMatchObject({ sub: user.id, sid });
     await expect.poll(async () => (await auditEvents(s.t, user.id)).filter((e) => e.type === 'logout.backchannel_sent' && e.client_id === clientId)).toHaveLength(1);
+    await expect.poll(async () => (await auditEvents(s.t, user.id)).filter((e) => e.type === 'session.ended')).toHaveLength(1);
   });
 
   it('posts a logout token to each RP of every session a password reset ends', async () => {
