@@ -1,8 +1,8 @@
 import type { Browser, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emailedLink, launchBrowser, newContext, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
-import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { emailedLink, newContext, submitSignIn, watchConsole, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import { type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import type { TestServer } from '../helpers/test-server.js';
 
 // Type-checked under Node's lib (no DOM): what the page.evaluate callbacks below use in the browser.
 declare const document: {
@@ -13,6 +13,7 @@ declare const document: {
 };
 declare const window: { inlineScriptRan?: boolean };
 
+let stage: BrowserStage;
 let t: TestServer;
 let smtp: SmtpReceiver;
 let rp: RelyingParty;
@@ -22,17 +23,10 @@ const newPassword = 'cobalt heron marmalade tundra 64';
 let accountCount = 0;
 
 beforeAll(async () => {
-  smtp = await startSmtpReceiver();
-  t = await startTestServer({ smtpUrl: smtp.url });
-  rp = await startRegisteredRelyingParty(t);
-  browser = await launchBrowser();
+  stage = await startBrowserStage();
+  ({ t, smtp, rp, browser } = stage);
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => stage?.close());
 
 /** A verified account of its own for each journey, so reset links and rate limits don't cross tests. */
 async function newAccount(): Promise<string> {

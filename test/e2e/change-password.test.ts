@@ -1,10 +1,12 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, newContext, submitSignIn } from '../helpers/browser.js';
-import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { newContext, submitSignIn, startBrowserStage, type BrowserStage, type RelyingParty } from '../helpers/browser.js';
+import { type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import type { TestServer } from '../helpers/test-server.js';
 
+let stage: BrowserStage;
 let t: TestServer;
+let rp: RelyingParty;
 let smtp: SmtpReceiver;
 let browser: Browser;
 const email = 'barbara@example.com';
@@ -12,16 +14,11 @@ const oldPassword = 'maple harmonica voyage thistle 26';
 const newPassword = 'saffron glacier typewriter orchard 71';
 
 beforeAll(async () => {
-  smtp = await startSmtpReceiver();
-  t = await startTestServer({ smtpUrl: smtp.url });
+  stage = await startBrowserStage();
+  ({ t, smtp, rp, browser } = stage);
   await t.container.accounts.create({ email, password: oldPassword, verified: true }, 'test');
-  browser = await launchBrowser();
 });
-afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => stage?.close());
 
 /** Opens /account; it sends the person through the hosted sign-in (first-party: no consent) and back. */
 async function signInToAccount(page: Page, password: string): Promise<void> {

@@ -1,9 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { emailedLink, launchBrowser, newContext, solveAltcha, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
-import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { emailedLink, newContext, solveAltcha, submitSignIn, watchConsole, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import { type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import type { TestServer } from '../helpers/test-server.js';
 
+let stage: BrowserStage;
 let t: TestServer;
 let smtp: SmtpReceiver;
 let rp: RelyingParty;
@@ -12,19 +13,12 @@ const email = 'dorothy@example.com';
 const password = 'granite otter lullaby compass 52';
 
 beforeAll(async () => {
-  smtp = await startSmtpReceiver();
   // Defaults: CAPTCHA (the real altcha widget) after 3 failures, lock after 5.
-  t = await startTestServer({ smtpUrl: smtp.url });
-  rp = await startRegisteredRelyingParty(t);
+  stage = await startBrowserStage();
+  ({ t, smtp, rp, browser } = stage);
   await t.container.accounts.create({ email, password, verified: true }, 'test');
-  browser = await launchBrowser();
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => stage?.close());
 
 const alert = (page: Page) => page.getByRole('alert').textContent();
 

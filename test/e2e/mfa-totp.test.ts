@@ -1,10 +1,11 @@
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, newContext, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
-import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { newContext, submitSignIn, watchConsole, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import { type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import type { TestServer } from '../helpers/test-server.js';
 
+let stage: BrowserStage;
 let t: TestServer;
 let smtp: SmtpReceiver;
 let rp: RelyingParty;
@@ -13,19 +14,12 @@ const email = 'katherine@example.com';
 const password = 'meridian quartz pelican saddle 83';
 
 beforeAll(async () => {
-  smtp = await startSmtpReceiver();
-  t = await startTestServer({ smtpUrl: smtp.url, captcha: { provider: 'none' } });
-  rp = await startRegisteredRelyingParty(t);
+  stage = await startBrowserStage({ captcha: { provider: 'none' } });
+  ({ t, smtp, rp, browser } = stage);
   await t.container.accounts.create({ email, password, verified: true }, 'test');
   await t.container.accounts.setMfaRequired(email, true, 'test');
-  browser = await launchBrowser();
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => stage?.close());
 
 /** Approves the relying party on the consent page and returns the claims its callback page shows. */
 async function consentAndReadClaims(page: Page) {

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, newContext, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { newContext, submitSignIn, watchConsole, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import type { TestServer } from '../helpers/test-server.js';
 
 /** The passkeys a virtual authenticator holds, private keys included (so a test can copy one to another browser). */
 async function listCredentials(cdp: CDPSession, authenticatorId: string) {
@@ -9,6 +9,7 @@ async function listCredentials(cdp: CDPSession, authenticatorId: string) {
 }
 type Credential = Awaited<ReturnType<typeof listCredentials>>[number];
 
+let stage: BrowserStage;
 let t: TestServer;
 let rp: RelyingParty;
 let browser: Browser;
@@ -17,15 +18,10 @@ let counter = 0;
 beforeAll(async () => {
   // The CAPTCHA is not the point here; the issuer is http://localhost:PORT, a secure context, so
   // the RP ID is 'localhost'.
-  t = await startTestServer({ captcha: { provider: 'none' } });
-  rp = await startRegisteredRelyingParty(t);
-  browser = await launchBrowser();
+  stage = await startBrowserStage({ captcha: { provider: 'none' } });
+  ({ t, rp, browser } = stage);
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-});
+afterAll(() => stage?.close());
 
 async function newAccount(label: string) {
   const email = `${label}.${++counter}@example.com`;

@@ -1,9 +1,10 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { emailedLink, launchBrowser, newContext, startRegisteredRelyingParty, submitSignIn, type RelyingParty } from '../helpers/browser.js';
-import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { emailedLink, newContext, submitSignIn, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import { type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import type { TestServer } from '../helpers/test-server.js';
 
+let stage: BrowserStage;
 let t: TestServer;
 let smtp: SmtpReceiver;
 let rp: RelyingParty;
@@ -13,18 +14,11 @@ const oldPassword = 'copper lantern meadow whistle 19';
 const newPassword = 'orbital pelican sandstone ferry 83';
 
 beforeAll(async () => {
-  smtp = await startSmtpReceiver();
-  t = await startTestServer({ smtpUrl: smtp.url });
-  rp = await startRegisteredRelyingParty(t);
+  stage = await startBrowserStage();
+  ({ t, smtp, rp, browser } = stage);
   await t.container.accounts.create({ email, password: oldPassword, verified: true }, 'test');
-  browser = await launchBrowser();
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => stage?.close());
 
 it('resets a forgotten password from another browser and signs out the session that knew the old one', async () => {
   // Browser A: signed in to the relying party, with a session at the provider.

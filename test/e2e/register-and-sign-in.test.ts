@@ -1,27 +1,21 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { emailedLink, launchBrowser, newContext, solveAltcha, startRegisteredRelyingParty, submitSignIn, watchConsole, type RelyingParty } from '../helpers/browser.js';
-import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { emailedLink, newContext, solveAltcha, submitSignIn, watchConsole, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import { type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import type { TestServer } from '../helpers/test-server.js';
 
+let stage: BrowserStage;
 let t: TestServer;
 let smtp: SmtpReceiver;
 let rp: RelyingParty;
 let browser: Browser;
 
 beforeAll(async () => {
-  smtp = await startSmtpReceiver();
   // The default CAPTCHA (altcha) stays on: registration solves the real widget in the browser.
-  t = await startTestServer({ smtpUrl: smtp.url });
-  rp = await startRegisteredRelyingParty(t);
-  browser = await launchBrowser();
+  stage = await startBrowserStage();
+  ({ t, smtp, rp, browser } = stage);
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-  await smtp?.close();
-});
+afterAll(() => stage?.close());
 
 it('registers, confirms the email, signs in and consents; the relying party gets a verified email', async () => {
   const email = 'margaret@example.com';

@@ -1,8 +1,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, newContext, startRegisteredRelyingParty, submitSignIn, type RelyingParty } from '../helpers/browser.js';
-import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { newContext, submitSignIn, type RelyingParty, startBrowserStage, type BrowserStage } from '../helpers/browser.js';
+import type { TestServer } from '../helpers/test-server.js';
 
+let stage: BrowserStage;
 let t: TestServer;
 let rp: RelyingParty;
 let browser: Browser;
@@ -10,16 +11,11 @@ const email = 'sessions@example.com';
 const password = 'lantern orchard quartz meadow 48';
 
 beforeAll(async () => {
-  t = await startTestServer({ captcha: { provider: 'none' } });
+  stage = await startBrowserStage({ captcha: { provider: 'none' } });
+  ({ t, rp, browser } = stage);
   await t.container.accounts.create({ email, password, verified: true }, 'test');
-  rp = await startRegisteredRelyingParty(t);
-  browser = await launchBrowser();
 });
-afterAll(async () => {
-  await browser?.close();
-  await rp?.close();
-  await t?.close();
-});
+afterAll(() => stage?.close());
 
 /** Signs in at the relying party (approving consent the first time): this browser now has a session. */
 async function signInAtRelyingParty(page: Page): Promise<void> {

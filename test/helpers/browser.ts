@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
-import type { SmtpReceiver } from './smtp-receiver.js';
-import type { TestServer } from './test-server.js';
+import { startSmtpReceiver, type SmtpReceiver } from './smtp-receiver.js';
+import { startTestServer, type TestServer } from './test-server.js';
 
 /** Headless Debian Chromium, with nothing that would reach the network on its own. */
 export function launchBrowser(): Promise<Browser> {
@@ -187,4 +187,24 @@ export function startRegisteredRelyingParty(t: TestServer): Promise<RelyingParty
       return { clientId: client.clientId, clientSecret: secret! };
     },
   });
+}
+
+/** Everything a browser journey plays on: an SMTP receiver, the app wired to it, a registered relying party, Chromium. */
+export interface BrowserStage { t: TestServer; smtp: SmtpReceiver; rp: RelyingParty; browser: Browser; close(): Promise<void> }
+
+/** Starts a BrowserStage; `overrides` go to the server's configuration. */
+export async function startBrowserStage(overrides: Record<string, unknown> = {}): Promise<BrowserStage> {
+  const smtp = await startSmtpReceiver();
+  const t = await startTestServer({ smtpUrl: smtp.url, ...overrides });
+  const rp = await startRegisteredRelyingParty(t);
+  const browser = await launchBrowser();
+  return {
+    t, smtp, rp, browser,
+    async close() {
+      await browser.close();
+      await rp.close();
+      await t.close();
+      await smtp.close();
+    },
+  };
 }
