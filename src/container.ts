@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ServiceUnavailableError } from './errors/app-error.js';
 import { migrations } from '../migrations/index.js';
+import { createApiKeyService } from './api-keys/api-key-service.js';
 import { createAccountLinks } from './accounts/account-links.js';
 import { createAccountNotifier } from './accounts/account-notifier.js';
 import { createAccountService } from './accounts/account-service.js';
@@ -43,6 +44,7 @@ import { createRedis, type RedisClient } from './infra/redis.js';
 import { createSecretBox } from './infra/secret-box.js';
 import { createDatabase } from './infra/unit-of-work.js';
 import { createKeyService } from './keys/key-service.js';
+import { createRbacService } from './rbac/rbac-service.js';
 import { entities, repositoriesFor } from './repositories.js';
 
 export interface ContainerOptions {
@@ -91,6 +93,8 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const audit = createAuditService({ repositoryFor: auditRepositoryFor(dataSource.manager) });
   const accounts = createAccountService({ db, hasher });
   const clients = createClientService({ db, secretBox });
+  const rbac = createRbacService({ db, apis: config.apis });
+  const apiKeys = createApiKeyService({ db, apis: config.apis, now: options.now });
   const keys = createKeyService({
     db, secretBox, algorithm: config.keys.algorithm, publishLeadSeconds: config.keys.publishLeadSeconds, maxTokenTtlSeconds: maxSignedTtl(config),
     rotationDays: config.keys.rotationDays,
@@ -174,7 +178,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
 
   return {
-    config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, keys,
+    config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, rbac, apiKeys, keys,
     oidcModels, adapter, backchannel, sessions, sessionService, rateLimits, throttle, captcha, notifier, policy,
     registration, emailVerification, passwordReset, emailChange, signIn, mfa, otp, smsEnabled, trustedDevices, webauthn,
     async close(): Promise<void> {

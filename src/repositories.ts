@@ -1,4 +1,6 @@
 import type { EntityManager } from './infra/data-source.js';
+import { createApiKeyRepository } from './api-keys/api-key-repository.js';
+import { ApiKeyEntity } from './api-keys/api-key.entity.js';
 import { createAccountRepository } from './accounts/account-repository.js';
 import { createAccountTokenRepository } from './accounts/account-token-repository.js';
 import { AccountTokenEntity } from './accounts/account-token.entity.js';
@@ -19,7 +21,7 @@ import { createSessionMetadataRepository } from './sessions/session-metadata-rep
 import { SessionMetadataEntity } from './sessions/session-metadata.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity];
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */
 export function repositoriesFor(manager: EntityManager) {
@@ -34,6 +36,7 @@ export function repositoriesFor(manager: EntityManager) {
     recoveryCodes: createRecoveryCodeRepository(manager),
     otpChallenges: createOtpChallengeRepository(manager),
     sessionMetadata: createSessionMetadataRepository(manager),
+    apiKeys: createApiKeyRepository(manager),
   };
 }
 

@@ -3,6 +3,7 @@ import { createRenderer } from './http/render.js';
 import type { Container } from './container.js';
 import { startExpiredModelCleaner } from './oidc/adapters/expired-model-cleaner.js';
 import { createFindAccount } from './oidc/find-account.js';
+import { registerApiKeyExchange } from './oidc/api-key-exchange.js';
 import { createProviderHost } from './oidc/provider.js';
 import { subscribeTokenEvents } from './oidc/token-events.js';
 
@@ -12,8 +13,11 @@ export async function createServer(container: Container) {
   let draining = false;
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
-  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), render, logger, sessions: container.sessionService,
-    onBuild: (provider) => subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger }),
+  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, render, logger, sessions: container.sessionService,
+    onBuild: (provider) => {
+      subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger });
+      registerApiKeyExchange(provider, { apiKeys: container.apiKeys, apis: config.apis, algorithm: config.keys.algorithm });
+    },
   });
   // Session revocation signs logout tokens with whichever provider instance is current.
   container.backchannel.attach(() => host.provider);

@@ -18,6 +18,9 @@ export const AuditEventType = {
   roleAssigned: 'role.assigned',
   loginSucceeded: 'login.succeeded',
   loginFailed: 'login.failed',
+  apiKeyCreated: 'api_key.created',
+  apiKeyRotated: 'api_key.rotated',
+  apiKeyRevoked: 'api_key.revoked',
 } as const;
 export type AuditEventTypeName = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -3,16 +3,20 @@ import { loadConfig } from '../config/load-config.js';
 import { resolveSecrets } from '../config/resolve-secrets.js';
 import { createContainer } from '../container.js';
 import { createLogger } from '../infra/logger.js';
+import { apiKeyCommands } from './api-key-commands.js';
 import { auditCommands } from './audit-commands.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-command.js';
 import { clientCommands } from './client-commands.js';
 import { keyCommands } from './key-commands.js';
+import { roleCommands } from './role-commands.js';
 import { userCommands } from './user-commands.js';
 
 const groups: Record<string, Record<string, CliCommand>> = {
   clients: clientCommands,
   users: userCommands,
+  roles: roleCommands,
   keys: keyCommands,
+  'api-keys': apiKeyCommands,
   audit: auditCommands,
 };
 

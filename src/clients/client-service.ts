@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { safeEqual } from '../http/constant-time.js';
 import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.js';
 import type { SecretBox } from '../infra/secret-box.js';
 import type { Database } from '../infra/unit-of-work.js';
@@ -123,7 +124,8 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
       const secret = confidentialTypes.has(input.type) ? newSecret() : undefined;
       const client = await db.transaction(async (repos) => {
         const saved = await repos.clients.insert({
-          clientId: randomBytes(16).toString('base64url'),
+          // Hex: a client_id never starts with '-', which command lines would take for an option.
+          clientId: randomBytes(16).toString('hex'),
           name: input.name.trim(),
           type: input.type,
           secretEncrypted: secret ? await secretBox.seal(secret) : null,
@@ -182,6 +184,13 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
       });
     },
 
+    /** A confidential client's id and secret check out (RFC 6749 §2.3.1); compared in constant time. */
+    async authenticate(clientId: string, secret: string): Promise<ClientView | undefined> {
+      const client = await db.repos.clients.findById(clientId);
+      if (!client?.secretEncrypted || !confidentialTypes.has(client.type)) return undefined;
+      return safeEqual(await secretBox.open(client.secretEncrypted), secret) ? view(client) : undefined;
+    },
+
     /** The client's metadata as oidc-provider's Client adapter must return it, or undefined. */
     async oidcMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
       const client = await db.repos.clients.findById(clientId);
@@ -192,6 +201,8 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
 }
 
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8693; service clients may exchange API keys for JWT access tokens (src/oidc/api-key-exchange.ts). */
+export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** Maps a client type to the OAuth metadata oidc-provider validates. */
 export function toOidcMetadata(client: Client, secret: string | undefined): Record<string, unknown> {
@@ -209,7 +220,7 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     dpop_bound_access_tokens: client.requireDpop,
   };
   if (client.type === 'service') {
-    return { ...common, client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+    return { ...common, client_secret: secret, grant_types: ['client_credentials', tokenExchangeGrantType], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
   }
   return {
     ...common,

@@ -10,6 +10,11 @@ const apiSchema = z.object({
   /** The permissions this API declares: the only scopes a client may request for it. */
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token has no spaces or quotes')).default([]),
   accessTokenTtl: seconds.default(600),
+  /**
+   * Role-based access: a token for this API gets only the scopes the subject's roles allow
+   * (roles grant permissions with `portcullis roles grant`). Off, every declared scope may be granted.
+   */
+  rbac: z.boolean().default(false),
 });
 
 const limit = z.object({ points: z.number().int().positive(), durationSeconds: seconds });
@@ -151,6 +156,12 @@ export const configSchema = z.object({
     resetPerAccount: limit,
     /** Second-factor attempts (codes, passkeys) per account. */
     mfaPerAccount: limit,
+    /** POST /api-keys/introspect per client IP, counted before client authentication. */
+    apiKeyIntrospectPerIp: limit,
+  }),
+  apiKeys: z.object({
+    /** People may create API keys for themselves (personal keys); service keys are always available to admins. */
+    personal: z.boolean(),
   }),
   cleanupIntervalSeconds: seconds,
 });

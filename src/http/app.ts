@@ -3,6 +3,7 @@ import Koa from 'koa';
 import { createAccountRouter } from '../account/account-router.js';
 import { createSecurityRouter } from '../account/security-router.js';
 import { createSessionsRouter } from '../account/sessions-router.js';
+import { createApiKeyIntrospectionRouter } from '../api-keys/api-key-introspection-router.js';
 import { createCaptchaRouter } from '../captcha/captcha-router.js';
 import type { Container } from '../container.js';
 import { negotiateLocale } from '../i18n/i18n.js';
@@ -40,6 +41,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
   const routers = [
     createHealthRouter(readiness, isDraining),
     createCaptchaRouter(container.captcha),
+    createApiKeyIntrospectionRouter(container),
     createInteractionRouter(deps),
     createRecoveryRouter(deps),
     createSecurityRouter(deps),

@@ -19,7 +19,7 @@ export async function grantConsent(provider: Provider, details: Details): Promis
 /** Human descriptions of what a consent would grant, in the page's language. */
 export function describeScopes(details: Details, t: (key: string, params?: Record<string, string>) => string): string[] {
   const { missingOIDCScope = [], missingResourceScopes = {} } = details.prompt.details as MissingDetails;
-  const known = new Set(['openid', 'email', 'profile', 'offline_access']);
+  const known = new Set(['openid', 'email', 'profile', 'offline_access', 'roles']);
   return [
     ...missingOIDCScope.map((scope) => (known.has(scope) ? t(`pages.consent.scope.${scope}`) : scope)),
     ...Object.entries(missingResourceScopes).flatMap(([api, scopes]) => scopes.map((scope) => t('pages.consent.scope.api', { scope, api }))),

@@ -6,7 +6,8 @@ import { translator } from '../i18n/i18n.js';
 import { acr } from '../mfa/mfa-policy.js';
 import { deviceFlowPages } from './device-flow-pages.js';
 import { createInteractionPolicy } from './interaction-policy.js';
-import { createResourceServers } from './resource-servers.js';
+import { createResourceServers, type RoleLookup } from './resource-servers.js';
+import { createTokenClaims } from './token-claims.js';
 
 const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'refresh_token_idle_ttl', 'session_idle_ttl'] as const;
 
@@ -32,13 +33,15 @@ export interface ConfigurationDeps {
   findAccount: Configuration['findAccount'];
   jwks: Configuration['jwks'];
   render: Renderer;
+  /** Roles and their permissions, for the `roles` claim of API access tokens. */
+  roles: RoleLookup;
 }
 
 /** The declarative oidc-provider configuration: production settings only, nothing for development. */
-export function buildConfiguration({ config, adapter, findAccount, jwks, render }: ConfigurationDeps): Configuration {
+export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles }: ConfigurationDeps): Configuration {
   const https = config.issuer.startsWith('https://');
-  const scopes = ['openid', 'offline_access', 'email', 'profile'];
-  const resourceServers = createResourceServers(config.apis, config.keys.algorithm, scopes);
+  const scopes = ['openid', 'offline_access', 'email', 'profile', 'roles'];
+  const resourceServers = createResourceServers(config.apis, config.keys.algorithm, scopes, roles);
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
 
   return {
@@ -47,8 +50,13 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render 
     jwks,
     clients: [accountClientMetadata(config.issuer, config.branding.productName)],
     // amr and acr ride on the openid scope so every ID token says how the person signed in (RFC 8176).
-    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr', 'acr'], email: ['email', 'email_verified'], profile: ['name'] },
+    // `roles` rides there too: with the code flow oidc-provider masks ID token claims to the openid
+    // scope (conformIdTokenClaims, lib/helpers/grant_common.js issueIdToken), yet the roles scope must
+    // put roles in the ID token. findAccount (find-account.ts) returns roles only when that scope is granted.
+    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr', 'acr', 'roles'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'] },
     scopes,
+    // RFC 9068 §2.2.3.1: an API's JWT access token says which roles and permissions it carries.
+    extraTokenClaims: createTokenClaims(roles),
     responseTypes: ['code'],
     // oidc-provider's fetch refuses private and loopback addresses (SSRF). Outside production a
     // loopback relying party may still receive logout tokens, as its redirect URIs may be loopback.

@@ -8,8 +8,13 @@ export function createFindAccount(accounts: AccountService) {
     if (!account || account.disabledAt) return undefined;
     return {
       accountId: account.id,
-      async claims() {
-        return { sub: account.id, email: account.email, email_verified: account.emailVerified, ...(account.name ? { name: account.name } : {}) };
+      /**
+       * `scope` is every granted scope, even for an ID token masked to openid; roles are given only
+       * for the roles scope, which is what keeps them out otherwise (see `claims` in configuration.ts).
+       */
+      async claims(_use: string, scope: string) {
+        const roles = scope.split(' ').includes('roles') ? { roles: await accounts.rolesOf(account.id) } : {};
+        return { sub: account.id, email: account.email, email_verified: account.emailVerified, ...(account.name ? { name: account.name } : {}), ...roles };
       },
     };
   };

@@ -5,6 +5,7 @@ import type { Renderer } from '../http/render.js';
 import type { Logger } from '../infra/logger.js';
 import type { KeyService } from '../keys/key-service.js';
 import { buildConfiguration } from './configuration.js';
+import type { RoleLookup } from './resource-servers.js';
 import { trackSessions, type SessionTracker } from './session-lifetime.js';
 
 export interface ProviderHostDeps {
@@ -12,6 +13,8 @@ export interface ProviderHostDeps {
   keys: KeyService;
   adapter: Configuration['adapter'];
   findAccount: Configuration['findAccount'];
+  /** Roles and permissions for access-token claims and rbac APIs. */
+  roles: RoleLookup;
   render: Renderer;
   logger: Logger;
   /** Records sign-ins and enforces idle timeout / lifetime (interaction-policy.ts). */

@@ -1,9 +1,18 @@
 import type { EntityManager } from 'typeorm';
 import { RoleEntity, type Role } from './role.entity.js';
 
-/** Roles and their assignment to accounts. */
+/** A role with what it allows, as listed by the CLI. */
+export interface RoleSummary extends Role { permissions: Array<{ api: string; permission: string }> }
+
+interface RoleRow { id: string; name: string; description: string | null; created_at: Date }
+const toRole = (row: RoleRow): Role => ({ id: row.id, name: row.name, description: row.description, createdAt: row.created_at });
+
+/** Roles, their permissions on APIs, and their assignment to accounts and clients. */
 export function createRoleRepository(manager: EntityManager) {
   const repo = manager.getRepository(RoleEntity);
+  const names = async (sql: string, params: unknown[]) => ((await manager.query(sql, params)) as Array<{ name: string }>).map((row) => row.name);
+  /** Rows a DML statement touched: TypeORM's postgres driver answers [rows, count]. */
+  const affected = (result: unknown) => (Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0);
   return {
     findByName: (name: string) => repo.findOneBy({ name }),
     /** Returns the role, creating it on first use (the first admin role is made this way). */
@@ -11,13 +20,55 @@ export function createRoleRepository(manager: EntityManager) {
       await manager.query(`INSERT INTO roles (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, [name]);
       return (await repo.findOneByOrFail({ name }));
     },
+    /** Inserts a role; undefined when the name is taken. */
+    async create(name: string, description: string | null): Promise<Role | undefined> {
+      const rows: RoleRow[] = await manager.query(
+        `INSERT INTO roles (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id, name, description, created_at`, [name, description]);
+      return rows[0] ? toRole(rows[0]) : undefined;
+    },
+    async list(): Promise<RoleSummary[]> {
+      const roles = await repo.find({ order: { name: 'ASC' } });
+      const rows: Array<{ role_id: string; api: string; permission: string }> = await manager.query(
+        `SELECT role_id, api, permission FROM role_permissions ORDER BY api, permission`);
+      return roles.map((role) => ({ ...role, permissions: rows.filter((row) => row.role_id === role.id).map(({ api, permission }) => ({ api, permission })) }));
+    },
+    /** Deletes the role; its permissions and assignments go with it (ON DELETE CASCADE). */
+    async delete(roleId: string): Promise<void> {
+      await manager.query(`DELETE FROM roles WHERE id = $1`, [roleId]);
+    },
+    /** True when the permission was not held before. */
+    async grant(roleId: string, api: string, permission: string): Promise<boolean> {
+      const rows: unknown[] = await manager.query(
+        `INSERT INTO role_permissions (role_id, api, permission) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING role_id`, [roleId, api, permission]);
+      return rows.length > 0;
+    },
+    /** True when the permission was held. */
+    async revoke(roleId: string, api: string, permission: string): Promise<boolean> {
+      return affected(await manager.query(`DELETE FROM role_permissions WHERE role_id = $1 AND api = $2 AND permission = $3`, [roleId, api, permission])) > 0;
+    },
     async assign(accountId: string, roleId: string): Promise<void> {
       await manager.query(`INSERT INTO account_roles (account_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [accountId, roleId]);
     },
-    async namesForAccount(accountId: string): Promise<string[]> {
-      const rows: Array<{ name: string }> = await manager.query(
-        `SELECT r.name FROM roles r JOIN account_roles ar ON ar.role_id = r.id WHERE ar.account_id = $1 ORDER BY r.name`, [accountId]);
-      return rows.map((row) => row.name);
+    async unassign(accountId: string, roleId: string): Promise<boolean> {
+      return affected(await manager.query(`DELETE FROM account_roles WHERE account_id = $1 AND role_id = $2`, [accountId, roleId])) > 0;
+    },
+    async assignToClient(clientId: string, roleId: string): Promise<void> {
+      await manager.query(`INSERT INTO client_roles (client_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [clientId, roleId]);
+    },
+    async unassignFromClient(clientId: string, roleId: string): Promise<boolean> {
+      return affected(await manager.query(`DELETE FROM client_roles WHERE client_id = $1 AND role_id = $2`, [clientId, roleId])) > 0;
+    },
+    namesForAccount: (accountId: string) =>
+      names(`SELECT r.name FROM roles r JOIN account_roles ar ON ar.role_id = r.id WHERE ar.account_id = $1 ORDER BY r.name`, [accountId]),
+    namesForClient: (clientId: string) =>
+      names(`SELECT r.name FROM roles r JOIN client_roles cr ON cr.role_id = r.id WHERE cr.client_id = $1 ORDER BY r.name`, [clientId]),
+    /** The permissions any of `roleNames` holds on `api`, sorted and distinct. */
+    async permissionsFor(roleNames: readonly string[], api: string): Promise<string[]> {
+      if (!roleNames.length) return [];
+      const rows: Array<{ permission: string }> = await manager.query(
+        `SELECT DISTINCT rp.permission FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
+          WHERE r.name = ANY($1::text[]) AND rp.api = $2 ORDER BY rp.permission`, [roleNames, api]);
+      return rows.map((row) => row.permission);
     },
   };
 }

@@ -122,7 +122,7 @@ describe('clients', () => {
     const created = await cliJson<ClientJson>(['clients', 'create', '--name', 'Worker', '--type', 'service']);
     expect(created.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(created.redirect_uris).toEqual([]);
-    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({ grant_types: ['client_credentials'], client_secret: created.client_secret });
+    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({ grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'], client_secret: created.client_secret });
 
     const refused = await cli(['clients', 'create', '--name', 'Worker', '--type', 'service', '--redirect-uri', 'https://w.example.com/cb']);
     expectOneLineRefusal(refused, [1, 2], 'service clients have no redirect URIs');

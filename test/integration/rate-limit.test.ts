@@ -22,6 +22,7 @@ const limits: Config['rateLimits'] = {
   resetPerIp: { points: 10, durationSeconds: 3600 },
   resetPerAccount: { points: 3, durationSeconds: 3600 },
   mfaPerAccount: { points: 5, durationSeconds: 300 },
+  apiKeyIntrospectPerIp: { points: 600, durationSeconds: 60 },
 };
 
 const redisConfig = testRedis();
