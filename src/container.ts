@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { createSetupService } from './setup/setup-service.js';
 import { ServiceUnavailableError } from './errors/app-error.js';
 import { migrations } from '../migrations/index.js';
 import { createApiKeyService } from './api-keys/api-key-service.js';
@@ -175,12 +176,13 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     key: derivedKey('trusted devices'),
     secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
   });
+  const setup = createSetupService({ db, hasher, policy, key: derivedKey('first-run setup') });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
 
   return {
     config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, rbac, apiKeys, keys,
     oidcModels, adapter, backchannel, sessions, sessionService, rateLimits, throttle, captcha, notifier, policy,
-    registration, emailVerification, passwordReset, emailChange, signIn, mfa, otp, smsEnabled, trustedDevices, webauthn,
+    registration, emailVerification, passwordReset, emailChange, signIn, setup, mfa, otp, smsEnabled, trustedDevices, webauthn,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

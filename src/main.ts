@@ -16,6 +16,9 @@ async function main(): Promise<void> {
   httpServer.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => httpServer.listen(config.port, resolve));
   logger.info({ issuer: config.issuer, port: config.port, discovery: `${config.issuer}/.well-known/openid-configuration` }, 'Portcullis is listening');
+  if (!(await container.setup.adminExists())) {
+    logger.warn({ setupUrl: container.setup.link(config.issuer) }, 'no administrator yet: open this one-time link within an hour to create one (or run `npx portcullis users create --role admin`)');
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -5,6 +5,7 @@ import { createSecurityRouter } from '../account/security-router.js';
 import { createSessionsRouter } from '../account/sessions-router.js';
 import { createApiKeyIntrospectionRouter } from '../api-keys/api-key-introspection-router.js';
 import { createCaptchaRouter } from '../captcha/captcha-router.js';
+import { createSetupRouter } from '../setup/setup-router.js';
 import type { Container } from '../container.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { createInteractionRouter } from '../interactions/interaction-router.js';
@@ -40,6 +41,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
   const deps: InteractionDeps = { ...container, host, csrf, render };
   const routers = [
     createHealthRouter(readiness, isDraining),
+    createSetupRouter({ setup: container.setup, csrf, render, config }),
     createCaptchaRouter(container.captcha),
     createApiKeyIntrospectionRouter(container),
     createInteractionRouter(deps),

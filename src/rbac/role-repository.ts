@@ -46,6 +46,16 @@ export function createRoleRepository(manager: EntityManager) {
     async revoke(roleId: string, api: string, permission: string): Promise<boolean> {
       return affected(await manager.query(`DELETE FROM role_permissions WHERE role_id = $1 AND api = $2 AND permission = $3`, [roleId, api, permission])) > 0;
     },
+    /** Whether any account holds the role (first-run setup checks for an admin). */
+    async hasMembers(name: string): Promise<boolean> {
+      const rows: unknown[] = await manager.query(
+        `SELECT 1 FROM account_roles ar JOIN roles r ON r.id = ar.role_id WHERE r.name = $1 LIMIT 1`, [name]);
+      return rows.length > 0;
+    },
+    /** Serialises first-run setup across instances for the rest of the transaction. */
+    async lockSetup(): Promise<void> {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('portcullis.setup'))`);
+    },
     async assign(accountId: string, roleId: string): Promise<void> {
       await manager.query(`INSERT INTO account_roles (account_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [accountId, roleId]);
     },
