@@ -3,6 +3,7 @@ import { createSetupService } from './setup/setup-service.js';
 import { ServiceUnavailableError } from './errors/app-error.js';
 import { migrations } from '../migrations/index.js';
 import { createApiKeyService } from './api-keys/api-key-service.js';
+import { withAdminApi } from './admin/api/admin-api.js';
 import { createAccountLinks } from './accounts/account-links.js';
 import { createAccountNotifier } from './accounts/account-notifier.js';
 import { createAccountService } from './accounts/account-service.js';
@@ -95,7 +96,8 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const accounts = createAccountService({ db, hasher });
   const clients = createClientService({ db, secretBox });
   const rbac = createRbacService({ db, apis: config.apis });
-  const apiKeys = createApiKeyService({ db, apis: config.apis, now: options.now });
+  // Admin API keys name the admin API, which config `apis` doesn't list (admin-api.ts).
+  const apiKeys = createApiKeyService({ db, apis: withAdminApi(config.apis, config.issuer), now: options.now });
   const keys = createKeyService({
     db, secretBox, algorithm: config.keys.algorithm, publishLeadSeconds: config.keys.publishLeadSeconds, maxTokenTtlSeconds: maxSignedTtl(config),
     rotationDays: config.keys.rotationDays,

@@ -3,6 +3,7 @@ import Koa from 'koa';
 import { createAccountRouter } from '../account/account-router.js';
 import { createSecurityRouter } from '../account/security-router.js';
 import { createSessionsRouter } from '../account/sessions-router.js';
+import { createAdminApi } from '../admin/api/admin-router.js';
 import { createApiKeyIntrospectionRouter } from '../api-keys/api-key-introspection-router.js';
 import { createCaptchaRouter } from '../captcha/captcha-router.js';
 import { createSetupRouter } from '../setup/setup-router.js';
@@ -58,6 +59,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
     await next();
   });
   app.use(errorHandler(render));
+  app.use(createAdminApi(container));
   app.use(staticFiles(path.join(viewsDir, 'static')));
   app.use(themeStylesheet(config.branding));
   for (const router of routers) {

@@ -149,6 +149,11 @@ export function createKeyService(deps: KeyServiceDeps) {
       }
     },
 
+    /** The public JWKS of every published key, for verifying tokens Portcullis issued itself. */
+    async publicJwks(): Promise<{ keys: JWK[] }> {
+      return { keys: (await db.repos.signingKeys.listPublished(now())).map((key) => key.publicJwk as JWK) };
+    },
+
     /** A fingerprint of what privateJwks() would return at this moment, to detect changes cheaply. */
     async fingerprint(): Promise<string> {
       const at = now();

@@ -8,6 +8,7 @@ import { deviceFlowPages } from './device-flow-pages.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { createResourceServers, type RoleLookup } from './resource-servers.js';
 import { createTokenClaims } from './token-claims.js';
+import { withAdminApi, withAdminRole } from '../admin/api/admin-api.js';
 
 const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'refresh_token_idle_ttl', 'session_idle_ttl'] as const;
 
@@ -38,10 +39,12 @@ export interface ConfigurationDeps {
 }
 
 /** The declarative oidc-provider configuration: production settings only, nothing for development. */
-export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles }: ConfigurationDeps): Configuration {
+export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles: configuredRoles }: ConfigurationDeps): Configuration {
   const https = config.issuer.startsWith('https://');
   const scopes = ['openid', 'offline_access', 'email', 'profile', 'roles'];
-  const resourceServers = createResourceServers(config.apis, config.keys.algorithm, scopes, roles);
+  // Portcullis protects its own admin API with its own tokens; only the `admin` role gets its scopes.
+  const roles = withAdminRole(configuredRoles, config.issuer);
+  const resourceServers = createResourceServers(withAdminApi(config.apis, config.issuer), config.keys.algorithm, scopes, roles);
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
 
   return {

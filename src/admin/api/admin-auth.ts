@@ -1,0 +1,98 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { Middleware } from 'koa';
+import type { ApiKeyService } from '../../api-keys/api-key-service.js';
+import { AppError } from '../../errors/app-error.js';
+import type { KeyService } from '../../keys/key-service.js';
+import type { RbacService } from '../../rbac/rbac-service.js';
+import { adminApiIdentifier, adminRole, adminScopes, type AdminScope } from './admin-api.js';
+
+/** Who is calling the admin API, and with which admin scopes. */
+export interface AdminPrincipal {
+  /** The token's `sub` (an account id, or a client_id for client credentials) or the API key's owner. */
+  sub: string;
+  via: 'access_token' | 'api_key';
+  scopes: ReadonlySet<AdminScope>;
+}
+
+/** 401 with a Bearer challenge (RFC 6750 §3); the admin router renders it as JSON. */
+export class UnauthorizedError extends AppError {
+  readonly challenge: string;
+  constructor(description: string, tokenPresented: boolean) {
+    super(tokenPresented ? 'invalid_token' : 'unauthorized', 401, description);
+    this.challenge = tokenPresented ? `Bearer realm="admin", error="invalid_token", error_description="${description}"` : 'Bearer realm="admin"';
+  }
+}
+
+/** 403 for a valid credential without the scope the route needs (RFC 6750 §3.1 insufficient_scope). */
+export class InsufficientScopeError extends AppError {
+  readonly challenge: string;
+  constructor(readonly scope: AdminScope) {
+    super('insufficient_scope', 403, `this request needs the ${scope} scope`);
+    this.challenge = `Bearer realm="admin", error="insufficient_scope", scope="${scope}"`;
+  }
+}
+
+export interface AdminAuthDeps {
+  issuer: string;
+  keys: Pick<KeyService, 'publicJwks'>;
+  apiKeys: Pick<ApiKeyService, 'verify'>;
+  rbac: Pick<RbacService, 'rolesForAccount' | 'rolesForClient'>;
+}
+
+const isAdminScope = (scope: string): scope is AdminScope => (adminScopes as readonly string[]).includes(scope);
+
+/**
+ * Authenticates `Authorization: Bearer …`: a JWT access token (RFC 9068) Portcullis issued for
+ * the admin API, checked against its own published keys, or an admin API key (`pcl_…`).
+ * Sets `ctx.state.admin`; refuses with 401 otherwise.
+ */
+export function adminAuth({ issuer, keys, apiKeys, rbac }: AdminAuthDeps): Middleware {
+  const audience = adminApiIdentifier(issuer);
+
+  async function fromJwt(token: string): Promise<AdminPrincipal> {
+    try {
+      // Read from the database, not over HTTP: this is the key set oidc-provider signs with.
+      const jwks = createLocalJWKSet(await keys.publicJwks());
+      const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' });
+      if (typeof payload.sub !== 'string') throw new Error('no sub');
+      const scopes = String(payload.scope ?? '').split(' ').filter(isAdminScope);
+      return { sub: payload.sub, via: 'access_token', scopes: new Set(scopes) };
+    } catch {
+      throw new UnauthorizedError('the access token is invalid or expired', true);
+    }
+  }
+
+  async function fromApiKey(value: string, ip: string | null): Promise<AdminPrincipal> {
+    const key = await apiKeys.verify(value, ip);
+    // Only keys issued for the admin API count, and only while their owner still holds the admin role.
+    if (!key || key.api !== audience) throw new UnauthorizedError('the API key is invalid, revoked or expired', true);
+    const roles = key.clientId ? await rbac.rolesForClient(key.clientId) : key.accountId ? await rbac.rolesForAccount(key.accountId) : [];
+    const sub = key.clientId ?? key.accountId ?? '';
+    return { sub, via: 'api_key', scopes: new Set(roles.includes(adminRole) ? key.scopes.filter(isAdminScope) : []) };
+  }
+
+  return async (ctx, next) => {
+    const match = /^Bearer ([\x21-\x7e]+)$/i.exec(ctx.get('authorization'));
+    if (!match) throw new UnauthorizedError('an access token or admin API key is required', false);
+    const credential = match[1]!;
+    ctx.state.admin = credential.startsWith('pcl_')
+      ? await fromApiKey(credential, ctx.state.clientIp ?? null)
+      : await fromJwt(credential);
+    await next();
+  };
+}
+
+/** Refuses with 403 unless the authenticated caller holds `scope`. */
+export function requireScope(scope: AdminScope): Middleware {
+  return async (ctx, next) => {
+    const admin = ctx.state.admin as AdminPrincipal | undefined;
+    if (!admin) throw new UnauthorizedError('an access token or admin API key is required', false);
+    if (!admin.scopes.has(scope)) throw new InsufficientScopeError(scope);
+    await next();
+  };
+}
+
+/** The audit actor for the caller: `admin:<sub>`. */
+export function adminActor(admin: AdminPrincipal): string {
+  return `admin:${admin.sub}`;
+}

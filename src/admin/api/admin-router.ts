@@ -1,0 +1,63 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { AccountService } from '../../accounts/account-service.js';
+import type { ApiKeyService } from '../../api-keys/api-key-service.js';
+import type { ClientService } from '../../clients/client-service.js';
+import { AppError } from '../../errors/app-error.js';
+import type { KeyService } from '../../keys/key-service.js';
+import type { RbacService } from '../../rbac/rbac-service.js';
+import { registerAccountRoutes } from './admin-account-routes.js';
+import { adminAuth, InsufficientScopeError, UnauthorizedError } from './admin-auth.js';
+import { registerClientRoutes } from './admin-client-routes.js';
+import { buildOpenApi } from './admin-openapi.js';
+import type { RegisteredRoute } from './admin-route.js';
+
+/** Where the admin REST API lives. */
+export const adminApiPrefix = '/admin/api/v1';
+
+export interface AdminRouterDeps {
+  config: { issuer: string };
+  accounts: AccountService;
+  clients: ClientService;
+  apiKeys: ApiKeyService;
+  rbac: RbacService;
+  keys: KeyService;
+}
+
+/**
+ * The admin REST API under /admin/api/v1. Its answers are always JSON, errors included: the app's
+ * outer handler would show an HTML page to a caller sending `Accept: *\/*`, so errors are rendered here.
+ */
+export function createAdminApi({ config, accounts, clients, apiKeys, rbac, keys }: AdminRouterDeps): Middleware {
+  const router = new Router({ prefix: adminApiPrefix });
+  const registry: RegisteredRoute[] = [];
+  const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac });
+  registerClientRoutes(router, registry, auth, clients);
+  registerAccountRoutes(router, registry, auth, accounts);
+  const document = buildOpenApi(registry, { issuer: config.issuer, prefix: adminApiPrefix });
+  router.get('/openapi.json', (ctx) => { ctx.body = document; });
+  const routes = router.routes();
+  const allowed = router.allowedMethods();
+
+  return async (ctx, next) => {
+    if (ctx.path !== adminApiPrefix && !ctx.path.startsWith(`${adminApiPrefix}/`)) return next();
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      // @koa/router's context types differ between routes() and allowedMethods(); the object is the same.
+      await allowed(ctx as never, () => routes(ctx as never, async () => {}));
+      if (ctx.status === 405) throw new AppError('method_not_allowed', 405, `${ctx.method} is not allowed here`);
+      if (ctx.status === 404 && ctx.body === undefined) throw new AppError('not_found', 404, 'There is nothing at this address.');
+    } catch (error) {
+      if (!(error instanceof AppError) || !error.expose) {
+        ctx.state.log?.error({ err: error }, 'unhandled error');
+        ctx.status = 500;
+        ctx.body = { error: 'server_error', error_description: 'An unexpected error occurred. Try again later.', request_id: ctx.state.requestId };
+        return;
+      }
+      if (error instanceof UnauthorizedError || error instanceof InsufficientScopeError) ctx.set('WWW-Authenticate', error.challenge);
+      // A body the services refuse (a bad redirect URI, an invalid TTL) is well-formed JSON with unacceptable content: 422.
+      ctx.status = error.status === 400 && error.code !== 'invalid_json' ? 422 : error.status;
+      ctx.body = { error: error.code, error_description: error.message };
+    }
+  };
+}
