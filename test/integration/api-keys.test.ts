@@ -4,10 +4,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestSecret, formatApiKey, parseApiKey, secretMatches } from '../../src/api-keys/api-key-format.js';
-import { runCli } from '../../src/cli/index.js';
 import { createContainer, type Container } from '../../src/container.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { testEnvironment } from '../helpers/test-server.js';
+import { cliRunner } from '../helpers/cli-runner.js';
 
 const api = 'https://api.example.test';
 let env: Record<string, string>;
@@ -125,17 +125,7 @@ describe('API key service', () => {
 });
 
 describe('api-keys CLI', () => {
-  async function cli(argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, { env, write: (text) => out.push(text), writeError: (text) => err.push(text) });
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  }
-  async function cliJson<T = Record<string, unknown>>(argv: string[]): Promise<T> {
-    const result = await cli([...argv, '--json']);
-    expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
-    return JSON.parse(result.stdout) as T;
-  }
+  const { cli, cliJson } = cliRunner(() => env);
 
   it('creates (printing the key once), lists, shows, rotates and revokes', async () => {
     clock = new Date(); // the CLI stamps expiry with the real clock

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
 import { createContainer, type Container } from '../../src/container.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { testEnvironment } from '../helpers/test-server.js';
+import { cliRunner } from '../helpers/cli-runner.js';
 
 const api = 'https://orders.example.test';
 const apis = [{ identifier: api, scopes: ['orders:read', 'orders:write'], rbac: true }];
@@ -35,18 +35,8 @@ afterAll(async () => {
   await sql?.end();
 });
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { env, write: (text) => out.push(text), writeError: (text) => err.push(text) });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
+const { cli, cliJson } = cliRunner(() => env);
 
-async function cliJson<T = Record<string, unknown>>(argv: string[]): Promise<T> {
-  const result = await cli([...argv, '--json']);
-  expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
-  return JSON.parse(result.stdout) as T;
-}
 
 async function events(type: string) {
   const { rows } = await sql.query<{ actor: string; account_id: string | null; client_id: string | null; details: Record<string, unknown> }>(

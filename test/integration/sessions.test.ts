@@ -1,6 +1,5 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
 import { describeUserAgent } from '../../src/sessions/user-agent.js';
 import {
   auditEvents, authorizationRequest, createAccount, createRelyingParty, finishAtCallback, openPage, redirectUri, signInForTokens,
@@ -8,6 +7,7 @@ import {
 } from '../helpers/accounts-fixtures.js';
 import { BrowserAgent, formAction, type PageResponse } from '../helpers/browser-agent.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { cliRunner } from '../helpers/cli-runner.js';
 
 const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const safari = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
@@ -34,12 +34,7 @@ beforeEach(() => { offsetMs = 0; });
 
 const offline = { scope: 'openid offline_access', prompt: 'consent' };
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { env: t.env, write: (text) => out.push(text), writeError: (text) => err.push(text) });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
+const { cli } = cliRunner(() => t.env);
 
 /** A new authorization request in this browser: 'sso' when it goes straight back to the app, 'login' when the login page shows. */
 async function authorize(agent: BrowserAgent, config: oidc.Configuration): Promise<'sso' | 'login'> {
