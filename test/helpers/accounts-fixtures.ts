@@ -363,3 +363,10 @@ export function passkeyCsrf(html: string): string {
   if (!token) throw new Error(`no passkey button on the page: ${html.slice(0, 300)}`);
   return token;
 }
+
+/** An accounts server whose breach check asks a local HIBP stand-in that knows `breached`. */
+export async function startAccountsServerWithBreaches(breached: string[]) {
+  const hibp = await startHibpServer(breached);
+  const server = await startAccountsServer({ passwordPolicy: { hibp: { enabled: true, baseUrl: hibp.baseUrl } } });
+  return { ...server, hibp, async close() { await server.close(); await hibp.close(); } };
+}

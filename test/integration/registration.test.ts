@@ -3,23 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
   accountRow, alertText, auditEvents, createAccount, fieldError, linkIn, mailTo, messagesTo, normalisePage, solveAltcha,
-  startAccountsServer, startHibpServer, strongPassword, submitForm, uniqueEmail, type AccountsServer,
+  startAccountsServer, startAccountsServerWithBreaches, strongPassword, submitForm, uniqueEmail, type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
 
 const breachedPassword = 'Purple monkey dishwasher on a Tuesday';
 const userAgent = 'RegistrationTest/1.0';
 
-let s: AccountsServer;
-let hibp: Awaited<ReturnType<typeof startHibpServer>>;
+let s: Awaited<ReturnType<typeof startAccountsServerWithBreaches>>;
+let hibp: typeof s.hibp;
 
 beforeAll(async () => {
-  hibp = await startHibpServer([breachedPassword]);
-  s = await startAccountsServer({ passwordPolicy: { hibp: { enabled: true, baseUrl: hibp.baseUrl } } });
+  s = await startAccountsServerWithBreaches([breachedPassword]);
+  hibp = s.hibp;
 });
-afterAll(async () => {
-  await s?.close();
-  await hibp?.close();
-});
+afterAll(() => s?.close());
 
 /** The sign-up page of a sign-in that started at /account. */
 async function openRegister(agent: BrowserAgent, origin = s.t.issuer): Promise<PageResponse> {

@@ -3,22 +3,19 @@ import { runCli } from '../../src/cli/index.js';
 import { BrowserAgent, formAction, type PageResponse } from '../helpers/browser-agent.js';
 import {
   alertText, auditEvents, authorizationRequest, createAccount, createRelyingParty, finishAtCallback, linkIn, mailTo, normalisePage,
-  openPage, ProxiedBrowserAgent, redirectUri, signInForTokens, spendLink, startAccountsServer, startHibpServer, strongPassword, submitForm,
+  openPage, ProxiedBrowserAgent, redirectUri, signInForTokens, spendLink, startAccountsServer, startAccountsServerWithBreaches, strongPassword, submitForm,
   submitLogin, uniqueEmail, userInfo, type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
 
 const breachedPassword = 'Correct horse battery staple, breached';
-let s: AccountsServer;
-let hibp: Awaited<ReturnType<typeof startHibpServer>>;
+let s: Awaited<ReturnType<typeof startAccountsServerWithBreaches>>;
+let hibp: typeof s.hibp;
 
 beforeAll(async () => {
-  hibp = await startHibpServer([breachedPassword]);
-  s = await startAccountsServer({ passwordPolicy: { hibp: { enabled: true, baseUrl: hibp.baseUrl } } });
+  s = await startAccountsServerWithBreaches([breachedPassword]);
+  hibp = s.hibp;
 });
-afterAll(async () => {
-  await s?.close();
-  await hibp?.close();
-});
+afterAll(() => s?.close());
 
 /** Every response from `start` until a page is served, so cookies set along the way can be read. */
 async function walk(agent: BrowserAgent, start: URL): Promise<PageResponse[]> {
