@@ -3,7 +3,9 @@ import { createSetupService } from './setup/setup-service.js';
 import { ServiceUnavailableError } from './errors/app-error.js';
 import { migrations } from '../migrations/index.js';
 import { createApiKeyService } from './api-keys/api-key-service.js';
-import { withAdminApi } from './admin/api/admin-api.js';
+import { adminApi } from './admin/api/admin-api.js';
+import { createApiRegistry } from './apis/api-registry.js';
+import { maxApiAccessTokenTtl } from './apis/api-schema.js';
 import { createAccountLinks } from './accounts/account-links.js';
 import { createAccountNotifier } from './accounts/account-notifier.js';
 import { createAccountService } from './accounts/account-service.js';
@@ -15,6 +17,7 @@ import { createPasswordPolicy } from './accounts/password-policy.js';
 import { createPasswordResetService } from './accounts/password-reset-service.js';
 import { createRegistrationService } from './accounts/registration-service.js';
 import { createSignInService } from './accounts/sign-in-service.js';
+import { createAccountAdminService } from './admin/account-admin-service.js';
 import { createCaptcha } from './captcha/captcha-service.js';
 import { createEmailRenderer } from './email/email-renderer.js';
 import { createRateLimits } from './http/rate-limit.js';
@@ -60,10 +63,11 @@ export interface ContainerOptions {
 
 /**
  * The longest lifetime of anything we sign, so a retired key outlives its tokens; a client may
- * set its own ID token lifetime, up to clientTtlLimits.idTokenTtl.
+ * set its own ID token lifetime, up to clientTtlLimits.idTokenTtl, and an API registered at run time
+ * its access token lifetime, up to maxApiAccessTokenTtl.
  */
 function maxSignedTtl(config: ResolvedConfig): number {
-  return Math.max(config.ttl.idToken, clientTtlLimits.idTokenTtl, config.ttl.accessToken, config.ttl.clientCredentials, ...config.apis.map((api) => api.accessTokenTtl));
+  return Math.max(config.ttl.idToken, clientTtlLimits.idTokenTtl, config.ttl.accessToken, config.ttl.clientCredentials, maxApiAccessTokenTtl, ...config.apis.map((api) => api.accessTokenTtl));
 }
 
 /** Composition root: connections, repositories and services, closed in reverse order. */
@@ -95,9 +99,11 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const audit = createAuditService({ repositoryFor: auditRepositoryFor(dataSource.manager) });
   const accounts = createAccountService({ db, hasher });
   const clients = createClientService({ db, secretBox });
-  const rbac = createRbacService({ db, apis: config.apis });
-  // Admin API keys name the admin API, which config `apis` doesn't list (admin-api.ts).
-  const apiKeys = createApiKeyService({ db, apis: withAdminApi(config.apis, config.issuer), now: options.now });
+  // Built-in admin API, config `apis` and APIs registered at run time (src/apis/).
+  const apis = createApiRegistry({ db, configured: config.apis, builtin: [adminApi(config.issuer)] });
+  const rbac = createRbacService({ db, apis });
+  // Admin API keys name the admin API, which the registry lists as built-in (admin-api.ts).
+  const apiKeys = createApiKeyService({ db, apis, now: options.now });
   const keys = createKeyService({
     db, secretBox, algorithm: config.keys.algorithm, publishLeadSeconds: config.keys.publishLeadSeconds, maxTokenTtlSeconds: maxSignedTtl(config),
     rotationDays: config.keys.rotationDays,
@@ -180,11 +186,15 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   });
   const setup = createSetupService({ db, hasher, policy, key: derivedKey('first-run setup') });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
+  const accountAdmin = createAccountAdminService({ db, sessionService, sessions, mfa, redis, dataSource, config });
 
   return {
-    config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, rbac, apiKeys, keys,
+    config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, apis, rbac, apiKeys, keys,
     oidcModels, adapter, backchannel, sessions, sessionService, rateLimits, throttle, captcha, notifier, policy,
     registration, emailVerification, passwordReset, emailChange, signIn, setup, mfa, otp, smsEnabled, trustedDevices, webauthn,
+    // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).
+    limiterFactory,
+    accountAdmin,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

@@ -1,6 +1,8 @@
 import type { EntityManager } from './infra/data-source.js';
 import { createApiKeyRepository } from './api-keys/api-key-repository.js';
 import { ApiKeyEntity } from './api-keys/api-key.entity.js';
+import { createApiRepository } from './apis/api-repository.js';
+import { ApiEntity } from './apis/api.entity.js';
 import { createAccountRepository } from './accounts/account-repository.js';
 import { createAccountTokenRepository } from './accounts/account-token-repository.js';
 import { AccountTokenEntity } from './accounts/account-token.entity.js';
@@ -21,7 +23,7 @@ import { createSessionMetadataRepository } from './sessions/session-metadata-rep
 import { SessionMetadataEntity } from './sessions/session-metadata.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity];
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity, ApiEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */
 export function repositoriesFor(manager: EntityManager) {
@@ -37,6 +39,7 @@ export function repositoriesFor(manager: EntityManager) {
     otpChallenges: createOtpChallengeRepository(manager),
     sessionMetadata: createSessionMetadataRepository(manager),
     apiKeys: createApiKeyRepository(manager),
+    apis: createApiRepository(manager),
   };
 }
 

@@ -13,10 +13,10 @@ export async function createServer(container: Container) {
   let draining = false;
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
-  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, render, logger, sessions: container.sessionService,
+  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService,
     onBuild: (provider) => {
       subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger });
-      registerApiKeyExchange(provider, { apiKeys: container.apiKeys, apis: config.apis, algorithm: config.keys.algorithm });
+      registerApiKeyExchange(provider, { apiKeys: container.apiKeys, apis: container.apis, algorithm: config.keys.algorithm });
     },
   });
   // Session revocation signs logout tokens with whichever provider instance is current.

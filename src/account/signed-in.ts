@@ -20,6 +20,9 @@ export function requireSignedIn({ host, accounts, config, sessionService }: Pick
     ctx.state.account = account;
     ctx.state.sessionId = current.sessionId;
     ctx.state.loginTs = current.loginTs;
+    // What the sign-in proved, for pages that need a second factor (the admin console).
+    ctx.state.amr = current.amr;
+    ctx.state.acr = current.acr;
     await sessionService?.touch(current.sessionUid);
     await next();
   };

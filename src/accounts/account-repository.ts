@@ -15,6 +15,17 @@ export function createAccountRepository(manager: EntityManager) {
     findById: (id: string) => repo.findOneBy({ id }),
     findByEmail: (email: string) =>
       repo.createQueryBuilder('a').where('lower(a.email) = lower(:email)', { email }).getOne(),
+    /**
+     * The row, locked FOR UPDATE until the transaction ends: a concurrent change waits, then reads
+     * what this one wrote (If-Match checks and the update they guard are one step). Needs a transaction.
+     */
+    findByIdForUpdate: (id: string) => repo.createQueryBuilder('a').setLock('pessimistic_write').where('a.id = :id', { id }).getOne(),
+    findByEmailForUpdate: (email: string) =>
+      repo.createQueryBuilder('a').setLock('pessimistic_write').where('lower(a.email) = lower(:email)', { email }).getOne(),
+    /** Deletes the account; its tokens, factors, roles, sessions' metadata and API keys go with it (ON DELETE CASCADE). */
+    async delete(id: string): Promise<boolean> {
+      return ((await repo.delete({ id })).affected ?? 0) > 0;
+    },
     async insert(account: NewAccount): Promise<Account> {
       try {
         return await repo.save(repo.create(account));

@@ -1,5 +1,5 @@
 import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.js';
-import type { ApiConfig } from '../config/schema.js';
+import type { ApiLookup } from '../apis/api-registry.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
 import type { ApiKey } from './api-key.entity.js';
@@ -12,7 +12,7 @@ export interface ApiKeyInput {
   owner: ApiKeyOwner;
   name: string;
   scopes?: string[];
-  /** A resource indicator from config `apis`. */
+  /** A registered API's resource indicator (config `apis`, `apis create`, or the admin API). */
   api?: string | null;
   expiresAt?: Date | null;
 }
@@ -26,7 +26,7 @@ function view({ secretDigest: _digest, ...key }: ApiKey): ApiKeyView {
 
 export interface ApiKeyServiceDeps {
   db: Database<Repositories>;
-  apis: ApiConfig[];
+  apis: ApiLookup;
   now?: () => Date;
 }
 
@@ -52,8 +52,8 @@ export function createApiKeyService({ db, apis, now = () => new Date() }: ApiKey
       if (bad !== undefined) throw new BadRequestError('invalid_scope', `"${bad}" is not a scope token`);
       const api = input.api ?? null;
       if (api !== null) {
-        const declared = apis.find((candidate) => candidate.identifier === api);
-        if (!declared) throw new BadRequestError('invalid_api', `${api} is not a configured API`);
+        const declared = await apis.find(api, { fresh: true });
+        if (!declared) throw new BadRequestError('invalid_api', `${api} is not a registered API`);
         const undeclared = scopes.filter((scope) => !declared.scopes.includes(scope));
         if (undeclared.length) throw new BadRequestError('invalid_scope', `${api} declares no scope ${undeclared.join(', ')}`);
       }

@@ -22,7 +22,12 @@ export interface AuditRepository {
   readSince(since: Date, afterId: string, limit: number): Promise<AuditEvent[]>;
   /** An account's events, newest first, paged by `beforeId`; served by the (account_id, id) index. */
   listForAccount(accountId: string, options: { limit: number; beforeId?: string }): Promise<AuditEvent[]>;
+  /** Up to `limit` rows matching every given field, newest first, with id < `beforeId` (keyset paging). */
+  query(filter: AuditRowFilter, options: { limit: number; beforeId?: string }): Promise<AuditEvent[]>;
 }
+
+/** Exact-match filters on the indexed columns, and an occurred_at window (since inclusive, until exclusive). */
+export interface AuditRowFilter { accountId?: string; actor?: string; type?: string; clientId?: string; since?: Date; until?: Date }
 
 interface AuditEventRow {
   id: string; occurred_at: Date; type: string; actor: string | null; account_id: string | null;
@@ -98,6 +103,18 @@ export function createAuditRepository(manager: EntityManager): AuditRepository {
         order: { id: 'DESC' },
         take: limit,
       });
+    },
+    query(filter, { limit, beforeId }) {
+      const query = events().createQueryBuilder('event').orderBy('event.id', 'DESC').limit(limit);
+      if (filter.accountId !== undefined) query.andWhere('event.accountId = :accountId', { accountId: filter.accountId.toLowerCase() });
+      if (filter.actor !== undefined) query.andWhere('event.actor = :actor', { actor: filter.actor });
+      if (filter.type !== undefined) query.andWhere('event.type = :type', { type: filter.type });
+      if (filter.clientId !== undefined) query.andWhere('event.clientId = :clientId', { clientId: filter.clientId });
+      if (filter.since !== undefined) query.andWhere('event.occurredAt >= :since', { since: filter.since });
+      if (filter.until !== undefined) query.andWhere('event.occurredAt < :until', { until: filter.until });
+      // The id column is bigint: compared as a number, so '10' comes after '9'.
+      if (beforeId !== undefined) query.andWhere('event.id < CAST(:beforeId AS bigint)', { beforeId });
+      return query.getMany();
     },
   };
 }

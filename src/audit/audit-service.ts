@@ -1,4 +1,5 @@
 import { eventContent, GENESIS_PREV_HASH, hashEvent, type AuditEvent, type AuditEventInput } from './audit-chain.js';
+import { BadRequestError } from '../errors/app-error.js';
 import type { AuditRepository } from './audit-repository.js';
 
 export type { AuditEvent, AuditEventInput };
@@ -39,6 +40,35 @@ export interface AuditServiceDeps<M> {
   batchSize?: number;
 }
 
+/** `audit.query`'s filter: every given field must match; `cursor` is a previous page's `nextCursor`. */
+export interface AuditQueryFilter {
+  accountId?: string;
+  actor?: string;
+  type?: string;
+  clientId?: string;
+  /** occurred_at ≥ since. */
+  since?: Date;
+  /** occurred_at < until. */
+  until?: Date;
+  cursor?: string;
+  limit: number;
+}
+
+/** An event as readers see it: the chain's hashes are left to `audit verify` and exports. */
+export type AuditEventView = Omit<AuditEvent, 'prevHash' | 'hash'>;
+
+export interface AuditPage { items: AuditEventView[]; nextCursor: string | null }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The cursor is the last id of the page, opaque to callers (base64url), so its form may change. */
+const encodeCursor = (id: string) => Buffer.from(`id:${id}`, 'utf8').toString('base64url');
+function decodeCursor(cursor: string): string {
+  const match = /^id:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new BadRequestError('invalid_cursor', 'cursor is not one this API handed out');
+  return match[1]!;
+}
+
 export interface AuditService<M> {
   /**
    * Appends an event; pass the caller's transaction manager so the event commits or rolls back
@@ -52,6 +82,8 @@ export interface AuditService<M> {
   exportSince(since: Date, write: (line: string) => void | Promise<void>): Promise<number>;
   /** An account's events, newest first; page with the last seen id as `beforeId`. */
   listForAccount(accountId: string, options: { limit: number; beforeId?: string }): Promise<AuditEvent[]>;
+  /** Events matching `filter`, newest first, a page at a time (keyset paging on the id, never OFFSET). */
+  query(filter: AuditQueryFilter): Promise<AuditPage>;
 }
 
 /** One export line: the stored row, occurredAt as an ISO string, hashes included for re-verification. */
@@ -107,6 +139,20 @@ export function createAuditService<M>(deps: AuditServiceDeps<M>): AuditService<M
 
     listForAccount(accountId, options) {
       return deps.repositoryFor().listForAccount(accountId, options);
+    },
+
+    async query({ cursor, limit, ...filter }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new BadRequestError('invalid_limit', 'limit must be a whole number from 1 to 1000');
+      // account_id is a uuid column: anything else could match nothing, and Postgres would refuse it.
+      if (filter.accountId !== undefined && !UUID.test(filter.accountId)) throw new BadRequestError('invalid_account_id', 'accountId must be a UUID');
+      for (const key of ['since', 'until'] as const) {
+        if (filter[key] !== undefined && Number.isNaN(filter[key].getTime())) throw new BadRequestError('invalid_date', `${key} is not a valid date`);
+      }
+      const beforeId = cursor === undefined ? undefined : decodeCursor(cursor);
+      // One more than asked tells whether another page exists.
+      const rows = await deps.repositoryFor().query(filter, { limit: limit + 1, beforeId });
+      const items = rows.slice(0, limit).map(({ prevHash: _prev, hash: _hash, ...event }) => event);
+      return { items, nextCursor: rows.length > limit ? encodeCursor(items.at(-1)!.id) : null };
     },
   };
 }

@@ -1,4 +1,25 @@
-import { print, requireString, UsageError, type CliCommand } from './cli-command.js';
+import type { AuditEventView } from '../audit/audit-service.js';
+import { print, requireString, UsageError, type CliCommand, type OptionValues } from './cli-command.js';
+
+function dateOption(values: OptionValues, name: string): Date | undefined {
+  const value = values[name];
+  if (typeof value !== 'string') return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--${name} must be an ISO 8601 date or time`);
+  return date;
+}
+
+const stringOption = (values: OptionValues, name: string) => (typeof values[name] === 'string' ? values[name] : undefined);
+
+function eventJson(event: AuditEventView) {
+  return {
+    id: event.id, occurred_at: event.occurredAt, type: event.type, actor: event.actor, account_id: event.accountId,
+    client_id: event.clientId, ip: event.ip, user_agent: event.userAgent, details: event.details,
+  };
+}
+
+const eventLine = (event: ReturnType<typeof eventJson>) =>
+  [event.occurred_at.toISOString(), event.type, event.actor ?? '-', event.account_id ?? event.client_id ?? '', JSON.stringify(event.details)].join('  ');
 
 export const auditCommands: Record<string, CliCommand> = {
   verify: {
@@ -17,6 +38,26 @@ export const auditCommands: Record<string, CliCommand> = {
       const since = new Date(requireString(values, 'since'));
       if (Number.isNaN(since.getTime())) throw new UsageError('--since must be an ISO 8601 date or time');
       await container.audit.exportSince(since, (line) => io.out(line));
+    },
+  },
+  list: {
+    summary: 'list events newest first, filtered; --cursor pages on (from the JSON next_cursor)',
+    usage: '[--account ID] [--type T] [--actor A] [--client ID] [--since ISO] [--until ISO] [--limit N] [--cursor C]',
+    options: {
+      account: { type: 'string' }, type: { type: 'string' }, actor: { type: 'string' }, client: { type: 'string' },
+      since: { type: 'string' }, until: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' },
+    },
+    async run(container, values, _positionals, io) {
+      const limit = values.limit === undefined ? 50 : Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      const account = stringOption(values, 'account');
+      if (account !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(account)) throw new UsageError('--account must be an account id (a UUID)');
+      const page = await container.audit.query({
+        accountId: account, type: stringOption(values, 'type'), actor: stringOption(values, 'actor'), clientId: stringOption(values, 'client'),
+        since: dateOption(values, 'since'), until: dateOption(values, 'until'), cursor: stringOption(values, 'cursor'), limit,
+      });
+      const result = { events: page.items.map(eventJson), next_cursor: page.nextCursor };
+      print(io, result, (r) => [...r.events.map(eventLine), ...(r.next_cursor ? [`more: --cursor ${r.next_cursor}`] : [])].join('\n') || 'no events');
     },
   },
 };

@@ -27,6 +27,8 @@ function clientJson(client: ClientView, secret?: string) {
     require_dpop: client.requireDpop,
     require_par: client.requirePar,
     device_flow: client.deviceFlow,
+    allowed_scopes: client.allowedScopes,
+    id_token_claims: client.idTokenClaims,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };
@@ -53,7 +55,26 @@ const editOptions = {
   'require-dpop': { type: 'boolean' },
   'require-par': { type: 'boolean' },
   'device-flow': { type: 'boolean' },
+  'allowed-scopes': { type: 'string' },
+  'id-token-claims': { type: 'string' },
 } as const;
+
+/**
+ * A space-separated list (as OAuth writes scopes); `keyword` (e.g. "any", "default") means null,
+ * and "none" (or nothing) an empty list where `noneAllowed`.
+ */
+function listOption(values: OptionValues, name: string, keyword: string, noneAllowed: boolean): string[] | null | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw new UsageError(`--${name} takes one space-separated list`);
+  const trimmed = raw.trim();
+  if (trimmed === keyword) return null;
+  if (trimmed === 'none' || trimmed === '') {
+    if (!noneAllowed) throw new UsageError(`--${name} needs at least one value, or "${keyword}"`);
+    return [];
+  }
+  return trimmed.split(/\s+/);
+}
 
 /** A lifetime option in seconds; `default` (update only) clears it back to the global lifetime. */
 function ttlOption(values: OptionValues, name: string, clearable: boolean): number | null | undefined {
@@ -64,7 +85,7 @@ function ttlOption(values: OptionValues, name: string, clearable: boolean): numb
   return Number(raw);
 }
 
-const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S] [--refresh-token-idle-ttl S] [--refresh-token-grace S] [--session-idle-ttl S] [--session-max-age S]';
+const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id-token-ttl S] [--refresh-token-ttl S] [--refresh-token-idle-ttl S] [--refresh-token-grace S] [--session-idle-ttl S] [--session-max-age S] [--allowed-scopes "S ..."|any] [--id-token-claims "C ..."|none|default]';
 
 export const clientCommands: Record<string, CliCommand> = {
   create: {
@@ -92,6 +113,8 @@ export const clientCommands: Record<string, CliCommand> = {
         requireDpop: values['require-dpop'] === true,
         requirePar: values['require-par'] === true,
         deviceFlow: values['device-flow'] === true,
+        allowedScopes: listOption(values, 'allowed-scopes', 'any', false),
+        idTokenClaims: listOption(values, 'id-token-claims', 'default', true),
       }, actor);
       print(io, clientJson(client, secret), (c) => `${describe(c)}${secret ? '\n\nStore the secret now: it is not shown again.' : ''}`);
     },
@@ -111,7 +134,7 @@ export const clientCommands: Record<string, CliCommand> = {
     },
   },
   update: {
-    summary: 'change a client\'s settings (lists given replace the old ones; a ttl of "default" restores the global one)',
+    summary: 'change a client\'s settings (lists given replace the old ones; a ttl of "default" restores the global one; --allowed-scopes any allows every scope again)',
     usage: `<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa] ${settingsUsage} [--no-backchannel-logout-uri] [--backchannel-logout-session-required|--no-backchannel-logout-session-required] [--require-dpop|--no-require-dpop] [--require-par|--no-require-par] [--device-flow|--no-device-flow]`,
     options: {
       ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' },
@@ -140,6 +163,8 @@ export const clientCommands: Record<string, CliCommand> = {
         requireDpop: flag('require-dpop'),
         requirePar: flag('require-par'),
         deviceFlow: flag('device-flow'),
+        allowedScopes: listOption(values, 'allowed-scopes', 'any', false),
+        idTokenClaims: listOption(values, 'id-token-claims', 'default', true),
       }, actor);
       print(io, clientJson(client), describe);
     },

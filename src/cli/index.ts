@@ -3,12 +3,14 @@ import { loadConfig } from '../config/load-config.js';
 import { resolveSecrets } from '../config/resolve-secrets.js';
 import { createContainer } from '../container.js';
 import { createLogger } from '../infra/logger.js';
+import { apiCommands } from './api-commands.js';
 import { apiKeyCommands } from './api-key-commands.js';
 import { auditCommands } from './audit-commands.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-command.js';
 import { clientCommands } from './client-commands.js';
 import { keyCommands } from './key-commands.js';
 import { roleCommands } from './role-commands.js';
+import { seedCommand } from './seed-commands.js';
 import { userCommands } from './user-commands.js';
 
 const groups: Record<string, Record<string, CliCommand>> = {
@@ -16,6 +18,7 @@ const groups: Record<string, Record<string, CliCommand>> = {
   users: userCommands,
   roles: roleCommands,
   keys: keyCommands,
+  apis: apiCommands,
   'api-keys': apiKeyCommands,
   audit: auditCommands,
 };
@@ -29,7 +32,7 @@ const migrate: CliCommand = {
 };
 
 function help(): string {
-  const lines = ['usage: portcullis <group> <command> [options] [--json]', '', '  migrate                 apply pending database migrations'];
+  const lines = ['usage: portcullis <group> <command> [options] [--json]', '', '  migrate                 apply pending database migrations', `  seed                    ${seedCommand.summary}\n                          ${seedCommand.usage}`];
   for (const [group, commands] of Object.entries(groups)) {
     for (const [name, command] of Object.entries(commands)) {
       lines.push(`  ${`${group} ${name}`.padEnd(24)}${command.summary}${command.usage ? `\n  ${''.padEnd(24)}${command.usage}` : ''}`);
@@ -41,6 +44,7 @@ function help(): string {
 function find(argv: string[]): { command: CliCommand; rest: string[]; isMigrate: boolean } {
   const [group, name, ...rest] = argv;
   if (group === 'migrate') return { command: migrate, rest: argv.slice(1), isMigrate: true };
+  if (group === 'seed') return { command: seedCommand, rest: argv.slice(1), isMigrate: false };
   const commands = group ? groups[group] : undefined;
   if (!commands) throw new UsageError(group ? `unknown command group "${group}" (try --help)` : 'missing command (try --help)');
   const command = name ? commands[name] : undefined;

@@ -1,12 +1,10 @@
 import type { AccountView } from '../accounts/account-service.js';
-import { createLoginThrottleFor } from '../accounts/login-throttle.js';
-import { NotFoundError } from '../errors/app-error.js';
-import { createRedis } from '../infra/redis.js';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeRecord, print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
 
 const actor = 'cli';
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function userJson(account: AccountView) {
   return {
@@ -73,19 +71,16 @@ export const userCommands: Record<string, CliCommand> = {
     summary: 'remove every second factor and recovery code of an account (it enrols again if a policy requires one)',
     usage: '<id|email>',
     async run(container, _values, positionals, io) {
-      const account = await container.accounts.show(requirePositional(positionals, 'id|email'));
-      const removed = await container.mfa.reset(account.id, actor);
-      await container.sessions.revokeAccount(account.id);
-      print(io, { id: account.id, email: account.email, factors_removed: removed }, (r) => `removed ${r.factors_removed} factors of ${r.email}; its sessions were ended`);
+      const { account, factorsRemoved } = await container.accountAdmin.resetMfa(requirePositional(positionals, 'id|email'), actor);
+      print(io, { id: account.id, email: account.email, factors_removed: factorsRemoved }, (r) => `removed ${r.factors_removed} factors of ${r.email}; its sessions were ended`);
     },
   },
   'end-sessions': {
     summary: 'sign an account out everywhere: ends its sessions and revokes their grants and refresh tokens',
     usage: '<id|email>',
     async run(container, _values, positionals, io) {
-      const account = await container.accounts.show(requirePositional(positionals, 'id|email'));
-      const ended = await container.sessionService.endAll(account.id, { actor });
-      print(io, { id: account.id, email: account.email, sessions_ended: ended }, (r) => `ended ${r.sessions_ended} sessions of ${r.email}`);
+      const { account, sessionsEnded } = await container.accountAdmin.endSessions(requirePositional(positionals, 'id|email'), actor);
+      print(io, { id: account.id, email: account.email, sessions_ended: sessionsEnded }, (r) => `ended ${r.sessions_ended} sessions of ${r.email}`);
     },
   },
   'require-mfa': {
@@ -108,39 +103,73 @@ export const userCommands: Record<string, CliCommand> = {
     summary: 'disable an account: no sign-in, its sessions end and its tokens stop working',
     usage: '<id|email>',
     async run(container, _values, positionals, io) {
-      const account = await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), true, actor);
-      await container.sessions.revokeAccount(account.id);
-      print(io, userJson(account), describe);
+      print(io, userJson(await container.accountAdmin.disable(requirePositional(positionals, 'id|email'), actor)), describe);
     },
   },
   unlock: {
     summary: 'lift a sign-in lockout (temporary or permanent) and forget the failed attempts',
-    usage: '<email>',
+    usage: '<email|id>',
     async run(container, _values, positionals, io) {
-      const email = requirePositional(positionals, 'email').trim();
-      if (!email.includes('@')) throw new UsageError('<email> must be an email address: lockouts are kept by email');
-      // The CLI container skips Redis, but the counters live there when REDIS_URL is set.
-      const { config } = container;
-      const redis = container.redis ?? (config.redisUrl ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix }) : undefined);
-      try {
-        await createLoginThrottleFor({ redis, dataSource: container.dataSource, config }).unlock(email);
-      } finally {
-        if (redis && redis !== container.redis) await redis.quit().catch(() => redis.disconnect());
+      const ref = requirePositional(positionals, 'email').trim();
+      if (uuidPattern.test(ref)) {
+        const account = await container.accountAdmin.unlock(ref, actor);
+        print(io, { email: account.email, unlocked: true }, () => `unlocked ${account.email}`);
+        return;
       }
-      // Lockouts exist for unknown emails too; unlocking one is fine, and there is no account to audit.
-      const account = await container.accounts.show(email).catch((error: unknown) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
-      if (account) await container.audit.record({ type: 'account.unlocked', actor, accountId: account.id });
-      print(io, { email, unlocked: true }, () => `unlocked ${email}`);
+      if (!ref.includes('@')) throw new UsageError('<email> must be an email address (lockouts are kept by email) or an account id');
+      // Lockouts exist for unknown emails too: unlocking one is fine, and there is no account to audit.
+      await container.accountAdmin.unlockEmail(ref, actor);
+      print(io, { email: ref, unlocked: true }, () => `unlocked ${ref}`);
     },
   },
   enable: {
     summary: 'enable a disabled account',
     usage: '<id|email>',
     async run(container, _values, positionals, io) {
-      print(io, userJson(await container.accounts.setDisabled(requirePositional(positionals, 'id|email'), false, actor)), describe);
+      print(io, userJson(await container.accountAdmin.enable(requirePositional(positionals, 'id|email'), actor)), describe);
+    },
+  },
+  'verify-email': {
+    summary: 'mark an account\'s email address as verified',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      print(io, userJson(await container.accountAdmin.verifyEmail(requirePositional(positionals, 'id|email'), actor)), describe);
+    },
+  },
+  'set-roles': {
+    summary: 'replace the roles of an account with exactly these (existing) roles; --none removes them all',
+    usage: '<id|email> --role R [--role R]... | --none',
+    options: { role: { type: 'string', multiple: true }, none: { type: 'boolean' } },
+    async run(container, values, positionals, io) {
+      const ref = requirePositional(positionals, 'id|email');
+      const roles = stringList(values, 'role') ?? [];
+      if (values.none === true && roles.length) throw new UsageError('--none and --role exclude each other');
+      if (values.none !== true && !roles.length) throw new UsageError('--role is required (or --none to remove every role)');
+      print(io, userJson(await container.accountAdmin.setRoles(ref, roles, actor)), describe);
+    },
+  },
+  update: {
+    summary: 'change an account\'s name (--name "" clears it) or whether it must use a second factor',
+    usage: '<id|email> [--name N] [--mfa-required true|false]',
+    options: { name: { type: 'string' }, 'mfa-required': { type: 'string' } },
+    async run(container, values, positionals, io) {
+      const ref = requirePositional(positionals, 'id|email');
+      const mfa = values['mfa-required'];
+      if (mfa !== undefined && mfa !== 'true' && mfa !== 'false') throw new UsageError('--mfa-required must be true or false');
+      if (values.name === undefined && mfa === undefined) throw new UsageError('nothing to change: pass --name or --mfa-required');
+      const changes = {
+        ...(typeof values.name === 'string' ? { name: values.name } : {}),
+        ...(mfa !== undefined ? { mfaRequired: mfa === 'true' } : {}),
+      };
+      print(io, userJson(await container.accountAdmin.update(ref, changes, actor)), describe);
+    },
+  },
+  delete: {
+    summary: 'delete an account for good: its sessions end, its factors, roles and API keys go with it',
+    usage: '<id|email>',
+    async run(container, _values, positionals, io) {
+      const account = await container.accountAdmin.delete(requirePositional(positionals, 'id|email'), actor);
+      print(io, { id: account.id, email: account.email, deleted: true }, (r) => `deleted ${r.email}`);
     },
   },
 };

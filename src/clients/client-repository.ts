@@ -8,6 +8,8 @@ export function createClientRepository(manager: EntityManager) {
   const repo = manager.getRepository(ClientEntity);
   return {
     findById: (clientId: string) => repo.findOneBy({ clientId }),
+    /** The row locked FOR UPDATE until the transaction ends, so a check and the change it guards are one step. */
+    findByIdForUpdate: (clientId: string) => repo.createQueryBuilder('c').setLock('pessimistic_write').where('c.clientId = :clientId', { clientId }).getOne(),
     list: () => repo.find({ order: { createdAt: 'ASC' } }),
     insert: (client: NewClient) => repo.save(repo.create(client)),
     async update(clientId: string, changes: Partial<Omit<Client, 'clientId' | 'createdAt'>>): Promise<void> {

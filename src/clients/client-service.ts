@@ -6,6 +6,7 @@ import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
 import type { Client, ClientType } from './client.entity.js';
 import { redirectUriProblem } from './redirect-uri.js';
+import { checkClaimSettings, defaultIdTokenClaims, distinct } from './client-claims.js';
 
 export interface ClientInput {
   name: string;
@@ -30,6 +31,10 @@ export interface ClientInput {
   requireDpop?: boolean;
   requirePar?: boolean;
   deviceFlow?: boolean;
+  /** The only scopes it may request; null allows any. */
+  allowedScopes?: string[] | null;
+  /** Claims copied into its ID tokens (email, email_verified, name, roles); null is the default, roles. */
+  idTokenClaims?: string[] | null;
 }
 
 export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
@@ -38,9 +43,9 @@ export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
 export const clientTtlLimits = { accessTokenTtl: 86_400, idTokenTtl: 86_400, refreshTokenTtl: 365 * 86_400, refreshTokenIdleTtl: 365 * 86_400, sessionIdleTtl: 30 * 86_400, sessionMaxAge: 400 * 86_400 } as const;
 
 type SettingsKey = 'backchannelLogoutUri' | 'backchannelLogoutSessionRequired' | 'accessTokenTtl' | 'idTokenTtl' | 'refreshTokenTtl'
-  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop' | 'requirePar' | 'deviceFlow';
+  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop' | 'requirePar' | 'deviceFlow' | 'allowedScopes' | 'idTokenClaims';
 const settingsKeys: readonly SettingsKey[] = ['backchannelLogoutUri', 'backchannelLogoutSessionRequired', 'accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl',
-  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar', 'deviceFlow'];
+  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar', 'deviceFlow', 'allowedScopes', 'idTokenClaims'];
 
 /** What callers may see of a client: never the secret. */
 export type ClientView = Omit<Client, 'secretEncrypted'> & { hasSecret: boolean };
@@ -80,6 +85,7 @@ function checkSettings(client: Pick<Client, 'type' | SettingsKey>): void {
   }
   // RFC 8628 §1: the grant is for input-constrained devices, which register as native apps.
   if (client.deviceFlow && client.type !== 'native') throw new BadRequestError('invalid_client_settings', 'only native clients may use the device flow');
+  checkClaimSettings(client.type, client.allowedScopes, client.idTokenClaims);
 }
 
 /** The settings of a new client, with defaults filled in. */
@@ -97,6 +103,8 @@ function settingsOf(input: ClientInput): Pick<Client, SettingsKey> {
     requireDpop: input.requireDpop ?? false,
     requirePar: input.requirePar ?? false,
     deviceFlow: input.deviceFlow ?? false,
+    allowedScopes: distinct(input.allowedScopes ?? null),
+    idTokenClaims: distinct(input.idTokenClaims ?? null),
   };
 }
 
@@ -146,10 +154,15 @@ export function createClientService({ db, secretBox }: ClientServiceDeps) {
 
     show: async (clientId: string) => view(await mustFind(db.repos, clientId)),
 
-    async update(clientId: string, changes: ClientChanges, actor: string): Promise<ClientView> {
+    /** `precondition` runs on the locked row before the change (the admin API's If-Match): throw to refuse. */
+    async update(clientId: string, changes: ClientChanges, actor: string, options: { precondition?: (current: ClientView) => void } = {}): Promise<ClientView> {
       return db.transaction(async (repos) => {
-        const before = await mustFind(repos, clientId);
+        const before = await repos.clients.findByIdForUpdate(clientId);
+        assertThat(before, new NotFoundError('client_not_found', `no client with id ${clientId}`));
+        options.precondition?.(view(before));
         const after = { ...before, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) } as Client;
+        after.allowedScopes = distinct(after.allowedScopes);
+        after.idTokenClaims = distinct(after.idTokenClaims);
         if (!after.name.trim()) throw new BadRequestError('invalid_name', 'name must not be empty');
         checkUris(after.type, after.redirectUris, after.postLogoutRedirectUris);
         checkSettings(after);
@@ -218,6 +231,9 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     ...(client.sessionMaxAge !== null ? { default_max_age: client.sessionMaxAge } : {}),
     refresh_token_grace_seconds: client.refreshTokenGraceSeconds,
     dpop_bound_access_tokens: client.requireDpop,
+    // Read by src/oidc/client-claims.ts: scopes outside allowed_scopes are refused; id_token_claims go in ID tokens.
+    ...(client.allowedScopes !== null ? { allowed_scopes: client.allowedScopes } : {}),
+    ...(client.type !== 'service' ? { id_token_claims: client.idTokenClaims ?? [...defaultIdTokenClaims] } : {}),
   };
   if (client.type === 'service') {
     return { ...common, client_secret: secret, grant_types: ['client_credentials', tokenExchangeGrantType], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };

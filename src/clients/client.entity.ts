@@ -38,6 +38,10 @@ export interface Client {
   requirePar: boolean;
   /** Native clients only: may use the device authorization grant (RFC 8628). */
   deviceFlow: boolean;
+  /** The only scopes the client may request (OIDC and API scopes alike); null allows any. */
+  allowedScopes: string[] | null;
+  /** Claims of granted scopes its ID tokens carry as well as userinfo; null is the default (`roles`). */
+  idTokenClaims: string[] | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -67,6 +71,8 @@ export const ClientEntity = new EntitySchema<Client>({
     requireDpop: { name: 'require_dpop', type: 'boolean', default: false },
     requirePar: { name: 'require_par', type: 'boolean', default: false },
     deviceFlow: { name: 'device_flow', type: 'boolean', default: false },
+    allowedScopes: { name: 'allowed_scopes', type: 'text', array: true, nullable: true },
+    idTokenClaims: { name: 'id_token_claims', type: 'text', array: true, nullable: true },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

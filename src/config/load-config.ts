@@ -55,6 +55,7 @@ function fromEnv(env: Env): Tree {
   const simple: Array<[string, string[], (v: string) => unknown]> = [
     ['NODE_ENV', ['nodeEnv'], String],
     ['PORT', ['port'], numberOrText],
+    ['WORKERS', ['workers'], numberOrText],
     ['ISSUER', ['issuer'], String],
     ['LOG_LEVEL', ['logLevel'], String],
     ['DATA_DIR', ['dataDir'], String],

@@ -25,6 +25,8 @@ const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a #rrggbb colour')
 export const configSchema = z.object({
   nodeEnv: z.enum(['development', 'test', 'production']),
   port: z.number().int().min(0).max(65535),
+  /** HTTP worker processes sharing the port (src/cluster.ts); unset: one per CPU in production, 1 otherwise; `auto`: one per CPU. */
+  workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).optional(),
   issuer: z.url().refine((value) => !value.endsWith('/'), 'the issuer has no trailing slash'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   dataDir: z.string().min(1),

@@ -1,9 +1,11 @@
 import path from 'node:path';
 import Koa from 'koa';
 import { createAccountRouter } from '../account/account-router.js';
+import { createApiKeysRouter } from '../account/api-keys-router.js';
 import { createSecurityRouter } from '../account/security-router.js';
 import { createSessionsRouter } from '../account/sessions-router.js';
 import { createAdminApi } from '../admin/api/admin-router.js';
+import { createAdminConsole } from '../admin/console/admin-console.js';
 import { createApiKeyIntrospectionRouter } from '../api-keys/api-key-introspection-router.js';
 import { createCaptchaRouter } from '../captcha/captcha-router.js';
 import { createSetupRouter } from '../setup/setup-router.js';
@@ -39,7 +41,9 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
   // requestContext strips X-Forwarded-* from untrusted peers, so what remains came from a trusted proxy.
   app.proxy = true;
   const csrf = createCsrf(config.secrets.cookieKeys[0]!, { secure: https });
-  const deps: InteractionDeps = { ...container, host, csrf, render };
+  // The account pages' navigation offers "API keys" only when people may hold their own.
+  const pageRender: Renderer = (ctx, view, locals = {}, status) => render(ctx, view, { personalApiKeys: config.apiKeys.personal, ...locals }, status);
+  const deps: InteractionDeps = { ...container, host, csrf, render: pageRender };
   const routers = [
     createHealthRouter(readiness, isDraining),
     createSetupRouter({ setup: container.setup, csrf, render, config }),
@@ -49,6 +53,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
     createRecoveryRouter(deps),
     createSecurityRouter(deps),
     createSessionsRouter(deps),
+    createApiKeysRouter({ ...deps, apiKeys: container.apiKeys, apis: container.apis, permissions: container.rbac, limiterFactory: container.limiterFactory }),
     createAccountRouter(deps),
   ];
 
@@ -60,6 +65,8 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
   });
   app.use(errorHandler(render));
   app.use(createAdminApi(container));
+  // Pages under /admin; it passes /admin/api/* on untouched, whatever the API above left unanswered.
+  app.use(createAdminConsole({ container, host, csrf, render }));
   app.use(staticFiles(path.join(viewsDir, 'static')));
   app.use(themeStylesheet(config.branding));
   for (const router of routers) {

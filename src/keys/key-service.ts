@@ -21,7 +21,7 @@ export interface KeyServiceDeps {
   now?: () => Date;
 }
 
-export interface PublishedKey { kid: string; alg: string; status: 'signing' | 'next' | 'retired'; activatesAt: Date; retiredAt: Date | null; expiresAt: Date | null }
+export interface PublishedKey { kid: string; alg: string; status: 'signing' | 'next' | 'retired'; createdAt: Date; activatesAt: Date; retiredAt: Date | null; expiresAt: Date | null }
 
 async function generate(alg: SigningAlg): Promise<{ publicJwk: JWK; privateJwk: JWK }> {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -62,7 +62,7 @@ export function createKeyService(deps: KeyServiceDeps) {
       await repos.signingKeys.update(old.kid, { retiredAt, expiresAt: new Date(retiredAt.getTime() + deps.maxTokenTtlSeconds * 1000) });
     }
     const key = await createKey(repos, activatesAt, actor, 'key.rotated');
-    return { kid: key.kid, alg: key.alg, status: activatesAt > at ? 'next' : 'signing', activatesAt, retiredAt: null, expiresAt: null };
+    return { kid: key.kid, alg: key.alg, status: activatesAt > at ? 'next' : 'signing', createdAt: key.createdAt, activatesAt, retiredAt: null, expiresAt: null };
   }
 
   function status(keys: SigningKey[], key: SigningKey, at: Date): PublishedKey['status'] {
@@ -126,14 +126,14 @@ export function createKeyService(deps: KeyServiceDeps) {
         await repos.signingKeys.update(kid, { retiredAt: target.retiredAt ?? at, expiresAt: at });
         await repos.audit.append({ type: 'key.revoked', actor, details: { kid } });
         const remaining = await repos.signingKeys.listPublished(new Date(at.getTime() + 1));
-        return remaining.map((key) => ({ kid: key.kid, alg: key.alg, status: status(remaining, key, at), activatesAt: key.activatesAt, retiredAt: key.retiredAt, expiresAt: key.expiresAt }));
+        return remaining.map((key) => ({ kid: key.kid, alg: key.alg, status: status(remaining, key, at), createdAt: key.createdAt, activatesAt: key.activatesAt, retiredAt: key.retiredAt, expiresAt: key.expiresAt }));
       });
     },
 
     async list(): Promise<PublishedKey[]> {
       const keys = await db.repos.signingKeys.listPublished(now());
       const at = now();
-      return keys.map((key) => ({ kid: key.kid, alg: key.alg, status: status(keys, key, at), activatesAt: key.activatesAt, retiredAt: key.retiredAt, expiresAt: key.expiresAt }));
+      return keys.map((key) => ({ kid: key.kid, alg: key.alg, status: status(keys, key, at), createdAt: key.createdAt, activatesAt: key.activatesAt, retiredAt: key.retiredAt, expiresAt: key.expiresAt }));
     },
 
     /** The private JWKS oidc-provider signs with: the signing key first, then every other published key. */

@@ -2,23 +2,24 @@ import { errors, type AsymmetricSigningAlgorithm, type Provider, type TokenEndpo
 import { apiKeyTokenType } from '../api-keys/api-key-format.js';
 import type { ApiKeyService } from '../api-keys/api-key-service.js';
 import { tokenExchangeGrantType } from '../clients/client-service.js';
-import type { ApiConfig } from '../config/schema.js';
+import type { ApiLookup } from '../apis/api-registry.js';
 
 /** Exchanged tokens live at most this long, whatever the API's own lifetime. */
 export const exchangedTokenMaxTtl = 300;
 
 type ExchangeParams = { subject_token?: string; subject_token_type?: string; resource?: string | string[]; scope?: string };
 
-export interface ApiKeyExchangeDeps { apiKeys: ApiKeyService; apis: ApiConfig[]; algorithm: string }
+export interface ApiKeyExchangeDeps { apiKeys: ApiKeyService; apis: ApiLookup; algorithm: string }
 
 /**
  * Registers RFC 8693 token exchange for API keys: a client presents a key as `subject_token`
  * and gets a short-lived RFC 9068 JWT access token whose `sub` is the key's owner. Only clients
  * whose metadata lists the grant may use it (service clients: client-service.ts toOidcMetadata).
+ * The built-in admin API is never a target: admin API keys are presented to it directly, and
+ * exchanging one would mint a token the admin role check (admin-auth.ts) never saw.
  * @see https://github.com/panva/node-oidc-provider/blob/main/lib/actions/grants/client_credentials.js
  */
 export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algorithm }: ApiKeyExchangeDeps): void {
-  const byIdentifier = new Map(apis.map((api) => [api.identifier, api]));
   provider.registerGrantType<ExchangeParams>(tokenExchangeGrantType, async (ctx: TokenEndpointGrantContext<ExchangeParams>) => {
     const { subject_token: subjectToken, subject_token_type: subjectTokenType, resource, scope } = ctx.oidc.params;
     if (!subjectToken) throw new errors.InvalidRequest('missing required parameter subject_token');
@@ -30,7 +31,8 @@ export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algo
     if (key.api && resource && resource !== key.api) throw new errors.InvalidTarget('the API key is not for this resource');
     const target = key.api ?? resource;
     if (!target) throw new errors.InvalidTarget('resource is required for an API key bound to no API');
-    const api = byIdentifier.get(target);
+    const found = await apis.find(target);
+    const api = found?.source === 'builtin' ? undefined : found;
     if (!api) throw new errors.InvalidTarget(`unknown resource: ${target}`);
     const requested = scope ? scope.split(' ').filter(Boolean) : key.scopes;
     const beyond = requested.filter((s) => !key.scopes.includes(s) || !api.scopes.includes(s));

@@ -8,7 +8,9 @@ import { deviceFlowPages } from './device-flow-pages.js';
 import { createInteractionPolicy } from './interaction-policy.js';
 import { createResourceServers, type RoleLookup } from './resource-servers.js';
 import { createTokenClaims } from './token-claims.js';
-import { withAdminApi, withAdminRole } from '../admin/api/admin-api.js';
+import { clientClaimProperties, validateClientClaimProperty, withClientScopes } from './client-claims.js';
+import { withAdminRole } from '../admin/api/admin-api.js';
+import type { ApiLookup } from '../apis/api-registry.js';
 
 const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'refresh_token_idle_ttl', 'session_idle_ttl'] as const;
 
@@ -36,15 +38,17 @@ export interface ConfigurationDeps {
   render: Renderer;
   /** Roles and their permissions, for the `roles` claim of API access tokens. */
   roles: RoleLookup;
+  /** The APIs tokens can be issued for (resource indicators): built-in, config and registered. */
+  apis: ApiLookup;
 }
 
 /** The declarative oidc-provider configuration: production settings only, nothing for development. */
-export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles: configuredRoles }: ConfigurationDeps): Configuration {
+export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles: configuredRoles, apis }: ConfigurationDeps): Configuration {
   const https = config.issuer.startsWith('https://');
   const scopes = ['openid', 'offline_access', 'email', 'profile', 'roles'];
   // Portcullis protects its own admin API with its own tokens; only the `admin` role gets its scopes.
   const roles = withAdminRole(configuredRoles, config.issuer);
-  const resourceServers = createResourceServers(withAdminApi(config.apis, config.issuer), config.keys.algorithm, scopes, roles);
+  const resourceServers = createResourceServers(apis, config.keys.algorithm, scopes, roles);
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
 
   return {
@@ -53,10 +57,11 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
     jwks,
     clients: [accountClientMetadata(config.issuer, config.branding.productName)],
     // amr and acr ride on the openid scope so every ID token says how the person signed in (RFC 8176).
-    // `roles` rides there too: with the code flow oidc-provider masks ID token claims to the openid
-    // scope (conformIdTokenClaims, lib/helpers/grant_common.js issueIdToken), yet the roles scope must
-    // put roles in the ID token. findAccount (find-account.ts) returns roles only when that scope is granted.
-    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr', 'acr', 'roles'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'] },
+    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'amr', 'acr'], email: ['email', 'email_verified'], profile: ['name'], roles: ['roles'] },
+    // ID tokens may carry every granted scope's claims (OIDC Core §5.4 allows it); findAccount
+    // (find-account.ts) then keeps only the client's id_token_claims (client-claims.ts idTokenView),
+    // `roles` by default. With the default `true` the code flow's ID tokens would carry none.
+    conformIdTokenClaims: false,
     scopes,
     // RFC 9068 §2.2.3.1: an API's JWT access token says which roles and permissions it carries.
     extraTokenClaims: createTokenClaims(roles),
@@ -81,10 +86,11 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds', ...clientTtlProperties],
+      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds', ...clientTtlProperties, ...clientClaimProperties],
       validator(_ctx, key, value) {
         if (value === undefined) return;
-        if ((clientTtlProperties as readonly string[]).includes(key)) {
+        if ((clientClaimProperties as readonly string[]).includes(key)) validateClientClaimProperty(key, value);
+        else if ((clientTtlProperties as readonly string[]).includes(key)) {
           if (!Number.isInteger(value) || (value as number) < 1) throw new Error(`${key} must be a positive integer`);
         } else if (key === 'refresh_token_grace_seconds') {
           if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 30) throw new Error(`${key} must be 0 to 30`);
@@ -104,7 +110,8 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
       revocation: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
-      resourceIndicators: { enabled: true, ...resourceServers },
+      // A client's allowed_scopes are checked in the same hooks (client-claims.ts withClientScopes).
+      resourceIndicators: { enabled: true, ...withClientScopes(resourceServers) },
       // OIDC Back-Channel Logout 1.0: logout tokens on RP-initiated logout (session-revoker.ts sends ours).
       backchannelLogout: { enabled: true },
       // RFC 9449: a public client's refresh tokens are bound to the key of its proof; dpop_bound_access_tokens requires one.

@@ -1,20 +1,24 @@
 import type { AccountService } from '../accounts/account-service.js';
+import { idTokenView } from './client-claims.js';
+
+type OidcContext = { oidc?: { client?: unknown } };
 
 /** oidc-provider's findAccount: claims come from the account; a disabled account has none. */
 export function createFindAccount(accounts: AccountService) {
-  return async (_ctx: unknown, sub: string) => {
+  return async (ctx: unknown, sub: string) => {
     if (!/^[0-9a-f-]{36}$/i.test(sub)) return undefined;
     const account = await accounts.findById(sub);
     if (!account || account.disabledAt) return undefined;
     return {
       accountId: account.id,
       /**
-       * `scope` is every granted scope, even for an ID token masked to openid; roles are given only
-       * for the roles scope, which is what keeps them out otherwise (see `claims` in configuration.ts).
+       * `scope` is every granted scope; roles are given only for the roles scope. oidc-provider
+       * masks the rest by scope; an ID token keeps only the client's id_token_claims (client-claims.ts).
        */
-      async claims(_use: string, scope: string) {
+      async claims(use: string, scope: string) {
         const roles = scope.split(' ').includes('roles') ? { roles: await accounts.rolesOf(account.id) } : {};
-        return { sub: account.id, email: account.email, email_verified: account.emailVerified, ...(account.name ? { name: account.name } : {}), ...roles };
+        const claims = { sub: account.id, email: account.email, email_verified: account.emailVerified, ...(account.name ? { name: account.name } : {}), ...roles };
+        return use === 'id_token' ? { sub: account.id, ...idTokenView(claims, (ctx as OidcContext).oidc?.client) } : claims;
       },
     };
   };

@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Renderer } from '../http/render.js';
 import type { Logger } from '../infra/logger.js';
+import type { ApiLookup } from '../apis/api-registry.js';
 import type { KeyService } from '../keys/key-service.js';
 import { buildConfiguration } from './configuration.js';
 import type { RoleLookup } from './resource-servers.js';
@@ -15,6 +16,8 @@ export interface ProviderHostDeps {
   findAccount: Configuration['findAccount'];
   /** Roles and permissions for access-token claims and rbac APIs. */
   roles: RoleLookup;
+  /** The APIs (resource indicators) tokens can be issued for. */
+  apis: ApiLookup;
   render: Renderer;
   logger: Logger;
   /** Records sign-ins and enforces idle timeout / lifetime (interaction-policy.ts). */

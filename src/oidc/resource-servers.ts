@@ -1,5 +1,5 @@
 import { errors, type AsymmetricSigningAlgorithm, type KoaContextWithOIDC } from 'oidc-provider';
-import type { ApiConfig } from '../config/schema.js';
+import type { ApiLookup, RegisteredApi } from '../apis/api-registry.js';
 
 /** What tokens need to know about roles (rbac-service.ts). */
 export interface RoleLookup {
@@ -37,10 +37,10 @@ function requestedResources(ctx: KoaContextWithOIDC): string[] {
 /**
  * Resource indicators (RFC 8707) for registered APIs: each yields JWT access tokens (RFC 9068)
  * whose scopes are limited to the permissions the API declares, and for an `rbac` API to those
- * the subject's roles allow. Unknown resources and unknown scopes are refused.
+ * the subject's roles allow. Unknown resources and unknown scopes are refused. APIs come from the
+ * registry (built-in, config, and registered at run time), so a change applies to the next token.
  */
-export function createResourceServers(apis: ApiConfig[], defaultAlg: string, oidcScopes: readonly string[], roles: RoleLookup) {
-  const byIdentifier = new Map(apis.map((api) => [api.identifier, api]));
+export function createResourceServers(apis: ApiLookup, defaultAlg: string, oidcScopes: readonly string[], roles: RoleLookup) {
 
   /**
    * oidc-provider silently drops scopes nobody declares (check_resource.js filterStatics);
@@ -53,10 +53,11 @@ export function createResourceServers(apis: ApiConfig[], defaultAlg: string, oid
 
   return {
     async getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string) {
-      const api = byIdentifier.get(resourceIndicator);
+      const api = await apis.find(resourceIndicator);
       if (!api) throw new errors.InvalidTarget(`unknown resource: ${resourceIndicator}`);
       // With several resources a scope may belong to any of them.
-      const requested = requestedResources(ctx).map((identifier) => byIdentifier.get(identifier)).filter((found) => found !== undefined);
+      const requested = (await Promise.all(requestedResources(ctx).map((identifier) => apis.find(identifier))))
+        .filter((found): found is RegisteredApi => found !== undefined);
       const declared = new Set([...api.scopes, ...requested.flatMap((other) => other.scopes)]);
       refuseUnknownScopes(ctx, declared, requested.length > 1 ? 'the requested resources' : api.identifier);
       let scopes = api.scopes;

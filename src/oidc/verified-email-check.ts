@@ -13,7 +13,8 @@ export function verifiedEmailCheck(requireVerifiedEmail: boolean) {
     const { session, client, account } = ctx.oidc;
     if (!requireVerifiedEmail || !session?.accountId || !account) return Check.NO_NEED_TO_PROMPT;
     if ((client as { allow_unverified_email?: boolean } | undefined)?.allow_unverified_email === true) return Check.NO_NEED_TO_PROMPT;
-    const claims = await account.claims('id_token', 'email', {}, []);
+    // 'userinfo': ID token claims are cut to the client's id_token_claims (client-claims.ts), which may omit email_verified.
+    const claims = await account.claims('userinfo', 'email', {}, []);
     return claims.email_verified === true ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
   });
 }

@@ -1,4 +1,4 @@
-import type { ApiConfig } from '../config/schema.js';
+import type { ApiLookup } from '../apis/api-registry.js';
 import { BadRequestError, ConflictError, NotFoundError, assertThat } from '../errors/app-error.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
@@ -13,12 +13,19 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** Who a role is assigned to: an account (by id or email) or a client (by client_id). */
 export type RoleHolder = { account: string } | { client: string };
 
-export interface RbacServiceDeps { db: Database<Repositories>; apis: readonly ApiConfig[] }
+/** A role with its permissions grouped per API and how many accounts and clients hold it. */
+export interface RoleDetail extends Role {
+  permissions: Array<{ api: string; permissions: string[] }>;
+  holders: { accounts: number; clients: number };
+}
+
+/** Runs inside the transaction on the locked role before a change: throw to refuse it (If-Match). */
+export interface RoleChangeOptions { precondition?: (current: RoleDetail) => void }
+
+export interface RbacServiceDeps { db: Database<Repositories>; apis: ApiLookup }
 
 /** Roles, permissions and assignments; every change is audited in the transaction that makes it. */
 export function createRbacService({ db, apis }: RbacServiceDeps) {
-  const apiByIdentifier = new Map(apis.map((api) => [api.identifier, api]));
-
   async function mustFindRole(repos: Repositories, name: string): Promise<Role> {
     const role = roleNamePattern.test(name) ? await repos.roles.findByName(name) : null;
     assertThat(role, new NotFoundError('role_not_found', `no role named ${name}`));
@@ -38,12 +45,30 @@ export function createRbacService({ db, apis }: RbacServiceDeps) {
     return { accountId: account.id };
   }
 
-  /** A permission is one of the scopes the API declares in config `apis`; nothing else can be granted. */
-  function checkPermission(api: string, permission: string): void {
-    const declared = apiByIdentifier.get(api);
-    assertThat(declared, new BadRequestError('unknown_api', `${api} is not a registered API (config apis)`));
+  /**
+   * A permission is one of the scopes a registered API declares (config `apis` or `apis create`);
+   * nothing else can be granted. The admin API's scopes come from the `admin` role, not from grants.
+   */
+  async function checkPermission(api: string, permission: string): Promise<void> {
+    const declared = await apis.find(api, { fresh: true });
+    assertThat(declared, new BadRequestError('unknown_api', `${api} is not a registered API (config apis or apis create)`));
+    assertThat(declared.source !== 'builtin', new BadRequestError('unknown_api', `${api} is the built-in admin API: its scopes come with the admin role, not with permissions`));
     assertThat(declared.scopes.includes(permission), new BadRequestError('unknown_permission',
       `${permission} is not a scope declared by ${api}; declared: ${declared.scopes.join(' ') || '(none)'}`));
+  }
+
+  async function detail(repos: Repositories, role: Role): Promise<RoleDetail> {
+    const [rows, counts] = await Promise.all([repos.roles.permissionsOf(role.id), repos.roles.holderCounts([role.id])]);
+    return { ...role, permissions: groupPermissions(rows), holders: counts.get(role.id) ?? { accounts: 0, clients: 0 } };
+  }
+
+  /** Finds and locks the role for the rest of the transaction, then runs the caller's precondition. */
+  async function lockRole(repos: Repositories, name: string, options: RoleChangeOptions): Promise<{ role: Role; current: RoleDetail }> {
+    const role = roleNamePattern.test(name) ? await repos.roles.findByNameForUpdate(name) : null;
+    assertThat(role, new NotFoundError('role_not_found', `no role named ${name}`));
+    const current = await detail(repos, role);
+    options.precondition?.(current);
+    return { role, current };
   }
 
   return {
@@ -59,6 +84,49 @@ export function createRbacService({ db, apis }: RbacServiceDeps) {
 
     list: (): Promise<RoleSummary[]> => db.repos.roles.list(),
 
+    /** Every role with its permissions per API and its holder counts, by name. */
+    async overview(): Promise<RoleDetail[]> {
+      const [roles, counts] = await Promise.all([db.repos.roles.list(), db.repos.roles.holderCounts()]);
+      return roles.map(({ permissions, ...role }) => ({ ...role, permissions: groupPermissions(permissions), holders: counts.get(role.id) ?? { accounts: 0, clients: 0 } }));
+    },
+
+    async show(name: string): Promise<RoleDetail> {
+      return detail(db.repos, await mustFindRole(db.repos, name));
+    },
+
+    /** Changes the description (empty or null clears it); audited with before/after when it changed. */
+    async update(name: string, changes: { description?: string | null }, actor: string, options: RoleChangeOptions = {}): Promise<RoleDetail> {
+      const description = changes.description === undefined ? undefined : changes.description?.trim() || null;
+      if (description && description.length > 500) throw new BadRequestError('invalid_description', 'description is at most 500 characters');
+      return db.transaction(async (repos) => {
+        const { role, current } = await lockRole(repos, name, options);
+        if (description === undefined || description === role.description) return current;
+        await repos.roles.updateDescription(role.id, description);
+        await repos.audit.append({ type: 'role.updated', actor, details: { role: name, before: { description: role.description }, after: { description } } });
+        return detail(repos, { ...role, description });
+      });
+    },
+
+    /**
+     * Makes `permissions` the role's whole set on `api`; new ones must be scopes the API declares,
+     * ones it no longer declares may stay or go. Audited with before/after when the set changed.
+     */
+    async setPermissions(name: string, api: string, permissions: string[], actor: string, options: RoleChangeOptions = {}): Promise<RoleDetail> {
+      const wanted = [...new Set(permissions)].sort();
+      return db.transaction(async (repos) => {
+        const { role, current } = await lockRole(repos, name, options);
+        const held = current.permissions.find((entry) => entry.api === api)?.permissions ?? [];
+        const added = wanted.filter((permission) => !held.includes(permission));
+        const removed = held.filter((permission) => !wanted.includes(permission));
+        if (!added.length && !removed.length) return current;
+        for (const permission of added) await checkPermission(api, permission);
+        for (const permission of added) await repos.roles.grant(role.id, api, permission);
+        for (const permission of removed) await repos.roles.revoke(role.id, api, permission);
+        await repos.audit.append({ type: 'role.permissions_changed', actor, details: { role: name, api, before: { permissions: held }, after: { permissions: wanted } } });
+        return detail(repos, role);
+      });
+    },
+
     /** Deleting a role removes its permissions and every assignment of it. */
     async delete(name: string, actor: string): Promise<void> {
       await db.transaction(async (repos) => {
@@ -70,7 +138,7 @@ export function createRbacService({ db, apis }: RbacServiceDeps) {
 
     /** Returns whether the permission is new; granting a held one changes nothing and records nothing. */
     async grant(name: string, api: string, permission: string, actor: string): Promise<boolean> {
-      checkPermission(api, permission);
+      await checkPermission(api, permission);
       return db.transaction(async (repos) => {
         const role = await mustFindRole(repos, name);
         const added = await repos.roles.grant(role.id, api, permission);
@@ -114,6 +182,13 @@ export function createRbacService({ db, apis }: RbacServiceDeps) {
     rolesForClient: (clientId: string) => db.repos.roles.namesForClient(clientId),
     permissionsFor: (roleNames: readonly string[], api: string) => db.repos.roles.permissionsFor(roleNames, api),
   };
+}
+
+/** Flat (api, permission) rows, sorted, grouped per API. */
+function groupPermissions(rows: ReadonlyArray<{ api: string; permission: string }>): RoleDetail['permissions'] {
+  const byApi = new Map<string, string[]>();
+  for (const { api, permission } of rows) byApi.set(api, [...(byApi.get(api) ?? []), permission]);
+  return [...byApi].map(([api, permissions]) => ({ api, permissions }));
 }
 
 export type RbacService = ReturnType<typeof createRbacService>;

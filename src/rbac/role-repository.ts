@@ -15,6 +15,24 @@ export function createRoleRepository(manager: EntityManager) {
   const affected = (result: unknown) => (Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0);
   return {
     findByName: (name: string) => repo.findOneBy({ name }),
+    /** The role locked FOR UPDATE until the transaction ends (If-Match checks and the change are one step). */
+    findByNameForUpdate: (name: string) => repo.createQueryBuilder('r').setLock('pessimistic_write').where('r.name = :name', { name }).getOne(),
+    async updateDescription(roleId: string, description: string | null): Promise<void> {
+      await repo.update({ id: roleId }, { description });
+    },
+    /** One role's permissions, sorted by API then permission. */
+    async permissionsOf(roleId: string): Promise<Array<{ api: string; permission: string }>> {
+      return manager.query(`SELECT api, permission FROM role_permissions WHERE role_id = $1 ORDER BY api, permission`, [roleId]);
+    },
+    /** How many accounts and clients hold each role (roles nobody holds are absent). */
+    async holderCounts(roleIds?: readonly string[]): Promise<Map<string, { accounts: number; clients: number }>> {
+      const rows: Array<{ role_id: string; accounts: number; clients: number }> = await manager.query(
+        `SELECT r.id AS role_id,
+                (SELECT count(*)::int FROM account_roles ar WHERE ar.role_id = r.id) AS accounts,
+                (SELECT count(*)::int FROM client_roles cr WHERE cr.role_id = r.id) AS clients
+           FROM roles r WHERE $1::uuid[] IS NULL OR r.id = ANY($1::uuid[])`, [roleIds ?? null]);
+      return new Map(rows.map((row) => [row.role_id, { accounts: row.accounts, clients: row.clients }]));
+    },
     /** Returns the role, creating it on first use (the first admin role is made this way). */
     async ensure(name: string): Promise<Role> {
       await manager.query(`INSERT INTO roles (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, [name]);

@@ -19,28 +19,29 @@ export interface TestServer {
 }
 
 /** Config and env for a test database, without a server (CLI and service tests). */
-export async function testEnvironment(overrides: Record<string, unknown> = {}) {
-  const database = await createTestDatabase();
+export async function testEnvironment(overrides: Record<string, unknown> = {}, shared?: Record<string, string>) {
+  const database = shared ? undefined : await createTestDatabase();
   const redis = testRedis();
-  const env: Record<string, string> = {
+  // `shared`: another instance's environment, so both are one deployment (database, Redis prefix, keys).
+  const env: Record<string, string> = shared ?? {
     NODE_ENV: 'test',
-    DATABASE_URL: database.url,
+    DATABASE_URL: database!.url,
     DATA_DIR: `/tmp/portcullis-test-data-${process.pid}`,
     PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'),
     PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
   };
   const config = resolveSecrets(loadConfig({ env, overrides }), () => {});
-  return { env, config, databaseUrl: database.url };
+  return { env, config, databaseUrl: env.DATABASE_URL! };
 }
 
 /** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
-export async function startTestServer(overrides: Record<string, unknown> = {}, options: { now?: () => Date } = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, unknown> = {}, options: { now?: () => Date; shareWith?: TestServer } = {}): Promise<TestServer> {
   const httpServer = http.createServer();
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://localhost:${port}`;
-  const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides });
+  const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
   const container = await createContainer(config, createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
   httpServer.on('request', server.app.callback());

@@ -1,18 +1,35 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { AccountService } from '../../accounts/account-service.js';
+import type { AccountService, AccountView } from '../../accounts/account-service.js';
+import type { AccountAdminService } from '../account-admin-service.js';
 import { NotFoundError } from '../../errors/app-error.js';
-import { adminActor } from './admin-auth.js';
-import { defineRoute, type RegisteredRoute } from './admin-route.js';
+import { adminActor, adminAuditActor } from './admin-auth.js';
+import { defineRoute, ifMatch, type RegisteredRoute } from './admin-route.js';
 import { accountCreateSchema, accountSchema, decodeCursor, encodeCursor, pageOf, pageQuery, toJson } from './admin-schemas.js';
 
 const idParams = z.object({ accountId: z.uuid() });
 type Auth = (ctx: Context, next: () => Promise<void>) => Promise<void>;
 
-/** /accounts: list and search, read, create, disable and enable. */
-export function registerAccountRoutes(router: Router, registry: RegisteredRoute[], auth: Auth, accounts: AccountService): void {
+const roleName = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/);
+
+/** PATCH /accounts/{id}: only the fields sent change; `name: null` (or "") clears the name. */
+export const accountUpdateSchema = z.strictObject({
+  name: z.string().max(200).nullable(),
+  mfaRequired: z.boolean(),
+  emailVerified: z.boolean(),
+}).partial();
+
+/** PUT /accounts/{id}/roles: the complete set of roles the account holds afterwards. */
+export const accountRolesSchema = z.strictObject({ roles: z.array(roleName).max(50) });
+
+export const mfaResetSchema = z.object({ account: accountSchema, factorsRemoved: z.number().int() });
+export const sessionsEndedSchema = z.object({ account: accountSchema, sessionsEnded: z.number().int() });
+
+/** /accounts: list and search, read, create, change (If-Match), delete, and the admin actions on one account. */
+export function registerAccountRoutes(router: Router, registry: RegisteredRoute[], auth: Auth, accounts: AccountService, accountAdmin: AccountAdminService): void {
   const represent = (account: unknown) => accountSchema.parse(toJson(account));
+  const account = { name: 'Account', schema: accountSchema };
 
   defineRoute(router, registry, auth, {
     method: 'get', path: '/accounts', summary: 'List accounts by email, or find one with ?email=', scope: 'admin:read', errors: [422],
@@ -35,25 +52,77 @@ export function registerAccountRoutes(router: Router, registry: RegisteredRoute[
 
   defineRoute(router, registry, auth, {
     method: 'get', path: '/accounts/:accountId', summary: 'Read an account', scope: 'admin:read', errors: [404, 422], etag: true,
-    params: idParams, response: { name: 'Account', schema: accountSchema },
+    params: idParams, response: account,
     handle: async ({ params }) => represent(await accounts.show(params.accountId)),
   });
 
   defineRoute(router, registry, auth, {
-    method: 'post', path: '/accounts', summary: 'Create an account', scope: 'admin:write', errors: [400, 409, 415, 422], status: 201,
-    body: { name: 'AccountCreate', schema: accountCreateSchema }, response: { name: 'Account', schema: accountSchema },
+    method: 'post', path: '/accounts', summary: 'Create an account', scope: 'admin:write', errors: [400, 409, 415, 422], status: 201, etag: true,
+    body: { name: 'AccountCreate', schema: accountCreateSchema }, response: account,
     async handle({ body, admin, ctx }) {
-      const account = await accounts.create(body, adminActor(admin));
-      ctx.set('Location', `${ctx.path}/${account.id}`);
-      return represent(account);
+      const created = await accounts.create(body, adminActor(admin));
+      ctx.set('Location', `${ctx.path}/${created.id}`);
+      return represent(created);
     },
   });
 
-  for (const action of ['disable', 'enable'] as const) {
+  defineRoute(router, registry, auth, {
+    method: 'patch', path: '/accounts/:accountId', summary: 'Change an account\'s name, MFA requirement or email verification (send If-Match with its ETag)',
+    scope: 'admin:write', errors: [400, 404, 412, 415, 422, 428], etag: true,
+    params: idParams, body: { name: 'AccountUpdate', schema: accountUpdateSchema }, response: account,
+    async handle({ params, body, admin, ctx }) {
+      const precondition = ifMatch(ctx, (current: AccountView) => represent(current));
+      return represent(await accountAdmin.update(params.accountId, body, adminAuditActor(admin, ctx), { precondition }));
+    },
+  });
+
+  defineRoute(router, registry, auth, {
+    method: 'put', path: '/accounts/:accountId/roles', summary: 'Replace the account\'s roles (send If-Match with the account\'s ETag); unknown roles are 422',
+    scope: 'admin:write', errors: [400, 404, 412, 415, 422, 428], etag: true,
+    params: idParams, body: { name: 'AccountRoles', schema: accountRolesSchema }, response: account,
+    async handle({ params, body, admin, ctx }) {
+      const precondition = ifMatch(ctx, (current: AccountView) => represent(current));
+      return represent(await accountAdmin.setRoles(params.accountId, body.roles, adminAuditActor(admin, ctx), { precondition }));
+    },
+  });
+
+  defineRoute(router, registry, auth, {
+    method: 'delete', path: '/accounts/:accountId', summary: 'Delete an account: its sessions end (with back-channel logout); its factors, roles and API keys go with it',
+    scope: 'admin:write', errors: [404, 422], params: idParams,
+    async handle({ params, admin, ctx }) {
+      await accountAdmin.delete(params.accountId, adminAuditActor(admin, ctx));
+    },
+  });
+
+  const actions = [
+    ['disable', 'Disable an account: no sign-in, its sessions end (with back-channel logout) and its tokens stop working', accountAdmin.disable],
+    ['enable', 'Enable a disabled account', accountAdmin.enable],
+    ['unlock', 'Lift the account\'s sign-in lockout and forget its failed attempts', accountAdmin.unlock],
+    ['verify-email', 'Mark the account\'s email address as verified', accountAdmin.verifyEmail],
+  ] as const;
+  for (const [action, summary, run] of actions) {
     defineRoute(router, registry, auth, {
-      method: 'post', path: `/accounts/:accountId/${action}`, summary: action === 'disable' ? 'Disable an account: no sign-in, its tokens stop working' : 'Enable a disabled account',
-      scope: 'admin:write', errors: [404, 422], params: idParams, response: { name: 'Account', schema: accountSchema },
-      handle: async ({ params, admin }) => represent(await accounts.setDisabled(params.accountId, action === 'disable', adminActor(admin))),
+      method: 'post', path: `/accounts/:accountId/${action}`, summary, scope: 'admin:write', errors: [404, 422], etag: true,
+      params: idParams, response: account,
+      handle: async ({ params, admin, ctx }) => represent(await run(params.accountId, adminAuditActor(admin, ctx))),
     });
   }
+
+  defineRoute(router, registry, auth, {
+    method: 'post', path: '/accounts/:accountId/reset-mfa', summary: 'Remove every second factor and recovery code, and end the account\'s sessions',
+    scope: 'admin:write', errors: [404, 422], params: idParams, response: { name: 'MfaReset', schema: mfaResetSchema },
+    async handle({ params, admin, ctx }) {
+      const { account: after, factorsRemoved } = await accountAdmin.resetMfa(params.accountId, adminAuditActor(admin, ctx));
+      return { account: represent(after), factorsRemoved };
+    },
+  });
+
+  defineRoute(router, registry, auth, {
+    method: 'post', path: '/accounts/:accountId/end-sessions', summary: 'Sign the account out everywhere: sessions, grants and tokens end; clients get back-channel logout',
+    scope: 'admin:write', errors: [404, 422], params: idParams, response: { name: 'SessionsEnded', schema: sessionsEndedSchema },
+    async handle({ params, admin, ctx }) {
+      const { account: after, sessionsEnded } = await accountAdmin.endSessions(params.accountId, adminAuditActor(admin, ctx));
+      return { account: represent(after), sessionsEnded };
+    },
+  });
 }

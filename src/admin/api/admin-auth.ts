@@ -1,5 +1,5 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { ApiKeyService } from '../../api-keys/api-key-service.js';
 import { AppError } from '../../errors/app-error.js';
 import type { KeyService } from '../../keys/key-service.js';
@@ -95,4 +95,9 @@ export function requireScope(scope: AdminScope): Middleware {
 /** The audit actor for the caller: `admin:<sub>`. */
 export function adminActor(admin: AdminPrincipal): string {
   return `admin:${admin.sub}`;
+}
+
+/** The audit actor with the request's IP and user agent, for services that record them. */
+export function adminAuditActor(admin: AdminPrincipal, ctx: Context): { actor: string; ip?: string; userAgent?: string } {
+  return { actor: adminActor(admin), ip: ctx.state.clientIp as string | undefined, userAgent: ctx.get('user-agent') || undefined };
 }

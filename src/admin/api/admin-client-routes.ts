@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { ClientService } from '../../clients/client-service.js';
+import type { ClientService, ClientView } from '../../clients/client-service.js';
 import { clientTypes } from '../../clients/client.entity.js';
 import { adminActor } from './admin-auth.js';
-import { checkIfMatch, defineRoute, type RegisteredRoute } from './admin-route.js';
+import { defineRoute, ifMatch, type RegisteredRoute } from './admin-route.js';
 import { clientCreateSchema, clientSchema, clientUpdateSchema, clientWithSecretSchema, decodeCursor, encodeCursor, pageOf, pageQuery, toJson } from './admin-schemas.js';
 
 const idParams = z.object({ clientId: z.string().min(1).max(200) });
@@ -49,8 +49,9 @@ export function registerClientRoutes(router: Router, registry: RegisteredRoute[]
     method: 'patch', path: '/clients/:clientId', summary: 'Change a client (send If-Match with its ETag)', scope: 'admin:write', errors: [400, 404, 412, 415, 422, 428], etag: true,
     params: idParams, body: { name: 'ClientUpdate', schema: clientUpdateSchema }, response: { name: 'Client', schema: clientSchema },
     async handle({ params, body, admin, ctx }) {
-      checkIfMatch(ctx, represent(await clients.show(params.clientId)));
-      await clients.update(params.clientId, body, adminActor(admin));
+      // Checked on the locked row inside the update's transaction: concurrent changes with one ETag give one 200 and 412s.
+      const precondition = ifMatch(ctx, (current: ClientView) => represent(current));
+      await clients.update(params.clientId, body, adminActor(admin), { precondition });
       // Read back: the stored updatedAt is part of the representation, so the new ETag matches the next GET.
       return represent(await clients.show(params.clientId));
     },

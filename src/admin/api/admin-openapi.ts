@@ -46,8 +46,8 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], { issuer, prefi
       summary: route.summary,
       security: [{ bearer: [route.scope] }, { apiKey: [] }],
       parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query'),
-        ...(route.method === 'patch' ? [{ name: 'If-Match', in: 'header', required: true, schema: { type: 'string' } }] : [])],
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(route.body.name) } } } } : {}),
+        ...(route.method === 'patch' || route.method === 'put' ? [{ name: 'If-Match', in: 'header', required: true, description: 'The ETag of the resource, from a GET or the last change', schema: { type: 'string' } }] : [])],
+      ...(route.body ? { requestBody: { required: !route.bodyOptional, content: { 'application/json': { schema: ref(route.body.name) } } } } : {}),
       responses,
     };
   }

@@ -1,12 +1,20 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { AccountService } from '../../accounts/account-service.js';
+import type { AccountAdminService } from '../account-admin-service.js';
+import type { AuditService } from '../../audit/audit-service.js';
 import type { ApiKeyService } from '../../api-keys/api-key-service.js';
+import type { ApiRegistry } from '../../apis/api-registry.js';
 import type { ClientService } from '../../clients/client-service.js';
 import { AppError } from '../../errors/app-error.js';
 import type { KeyService } from '../../keys/key-service.js';
 import type { RbacService } from '../../rbac/rbac-service.js';
 import { registerAccountRoutes } from './admin-account-routes.js';
+import { registerApiKeyRoutes } from './admin-api-key-routes.js';
+import { registerAuditRoutes } from './admin-audit-routes.js';
+import { registerRoleRoutes } from './admin-role-routes.js';
+import { registerSigningKeyRoutes } from './admin-signing-key-routes.js';
+import { registerApiRoutes } from './admin-apis-routes.js';
 import { adminAuth, InsufficientScopeError, UnauthorizedError } from './admin-auth.js';
 import { registerClientRoutes } from './admin-client-routes.js';
 import { buildOpenApi } from './admin-openapi.js';
@@ -18,8 +26,11 @@ export const adminApiPrefix = '/admin/api/v1';
 export interface AdminRouterDeps {
   config: { issuer: string };
   accounts: AccountService;
+  accountAdmin: AccountAdminService;
+  audit: Pick<AuditService<unknown>, 'query'>;
   clients: ClientService;
   apiKeys: ApiKeyService;
+  apis: ApiRegistry;
   rbac: RbacService;
   keys: KeyService;
 }
@@ -28,12 +39,17 @@ export interface AdminRouterDeps {
  * The admin REST API under /admin/api/v1. Its answers are always JSON, errors included: the app's
  * outer handler would show an HTML page to a caller sending `Accept: *\/*`, so errors are rendered here.
  */
-export function createAdminApi({ config, accounts, clients, apiKeys, rbac, keys }: AdminRouterDeps): Middleware {
+export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys }: AdminRouterDeps): Middleware {
   const router = new Router({ prefix: adminApiPrefix });
   const registry: RegisteredRoute[] = [];
   const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac });
   registerClientRoutes(router, registry, auth, clients);
-  registerAccountRoutes(router, registry, auth, accounts);
+  registerAccountRoutes(router, registry, auth, accounts, accountAdmin);
+  registerRoleRoutes(router, registry, auth, rbac);
+  registerApiKeyRoutes(router, registry, auth, apiKeys);
+  registerSigningKeyRoutes(router, registry, auth, keys);
+  registerAuditRoutes(router, registry, auth, audit);
+  registerApiRoutes(router, registry, auth, apis);
   const document = buildOpenApi(registry, { issuer: config.issuer, prefix: adminApiPrefix });
   router.get('/openapi.json', (ctx) => { ctx.body = document; });
   const routes = router.routes();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { clientTypes } from '../../clients/client.entity.js';
+import { idTokenClaimNames } from '../../clients/client-claims.js';
 
 const ttl = z.number().int().positive().nullable();
 const timestamp = z.string().describe('ISO 8601');
@@ -27,6 +28,8 @@ export const clientSchema = z.object({
   requireDpop: z.boolean(),
   requirePar: z.boolean(),
   deviceFlow: z.boolean(),
+  allowedScopes: z.array(z.string()).nullable().describe('the only scopes the client may request; null allows any'),
+  idTokenClaims: z.array(z.enum(idTokenClaimNames)).nullable().describe('claims of granted scopes its ID tokens carry; null is the default, roles'),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -50,6 +53,8 @@ const clientSettings = {
   requireDpop: z.boolean(),
   requirePar: z.boolean(),
   deviceFlow: z.boolean(),
+  allowedScopes: z.array(z.string().max(200)).max(100).nullable(),
+  idTokenClaims: z.array(z.enum(idTokenClaimNames)).max(idTokenClaimNames.length).nullable(),
 };
 
 export const clientCreateSchema = z.strictObject({ ...clientSettings, type: z.enum(clientTypes) }).partial().required({ name: true, type: true });

@@ -1,0 +1,117 @@
+import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const projectRoot = path.resolve(benchDir, '..');
+
+/** tsx for TypeScript, and the watchdog that ends a child whose parent is gone. */
+const execArgv = ['--import', 'tsx', '--import', path.join(benchDir, 'exit-with-parent.ts')];
+
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** A TypeScript module of the bench in its own process, with an IPC channel. */
+export function forkScript(script: string, env: Record<string, string> = {}): ChildProcess {
+  return track(fork(path.join(benchDir, script), [], {
+    cwd: projectRoot, execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  }));
+}
+
+/**
+ * A TypeScript entry point of the project (src/main.ts) as `npm start` runs it, without IPC.
+ * `nodeArgs` (e.g. --cpu-prof, which NODE_OPTIONS refuses) reach cluster workers too: they inherit execArgv.
+ */
+export function spawnEntry(entry: string, env: Record<string, string>, stdio: StdioOptions, nodeArgs: string[] = []): ChildProcess {
+  return track(spawn(process.execPath, [...nodeArgs, ...execArgv, path.join(projectRoot, entry)], { cwd: projectRoot, env, stdio }));
+}
+
+/** Resolves when the child has exited; SIGKILL after `graceMs` if SIGTERM was not enough. */
+export async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Whatever ends the runner (an error, Ctrl-C, SIGTERM from a test runner), the children it
+ * started go with it. SIGKILL on the runner is covered by exit-with-parent.ts in each child.
+ */
+export function stopChildrenOnExit(): void {
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nbench: ${signal}, stopping the processes it started\n`);
+      void Promise.all([...children].map((child) => stopChild(child, 5_000))).finally(() => process.exit(130));
+    });
+  }
+}
+
+/** The process and its descendants (cluster workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${pids[i]}/task`)) {
+        const kids = readFileSync(`/proc/${pids[i]}/task/${task}/children`, 'utf8').trim();
+        if (kids) pids.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      // The process ended between two reads.
+    }
+  }
+  return pids;
+}
+
+/** VmRSS (resident set) of a process in MB (10⁶ bytes, as the target is stated), or undefined once it is gone. */
+export function memoryOf(pid: number): { rss: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+    return { rss: (kib * 1024) / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RssPeak { /** Largest resident set of any one process, MB. */ perProcess: number; /** Largest sum over the tree, MB. */ total: number; processes: number }
+
+/**
+ * Samples the resident set of a process tree every 100 ms while a measurement runs; the peak
+ * of the largest process is what the "≤ 200 MB per process" target is read against.
+ */
+export function sampleRss(rootPid: number): { stop(): RssPeak } {
+  const peak: RssPeak = { perProcess: 0, total: 0, processes: 0 };
+  const sample = () => {
+    const pids = processTree(rootPid);
+    let total = 0;
+    for (const pid of pids) {
+      const memory = memoryOf(pid);
+      if (!memory) continue;
+      total += memory.rss;
+      peak.perProcess = Math.max(peak.perProcess, memory.rss);
+    }
+    peak.total = Math.max(peak.total, total);
+    peak.processes = Math.max(peak.processes, pids.length);
+  };
+  sample();
+  const timer = setInterval(sample, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { perProcess: Math.round(peak.perProcess), total: Math.round(peak.total), processes: peak.processes };
+    },
+  };
+}
