@@ -32,6 +32,21 @@ export function spawnEntry(entry: string, env: Record<string, string>, stdio: St
   return track(spawn(process.execPath, [...nodeArgs, ...execArgv, path.join(projectRoot, entry)], { cwd: projectRoot, env, stdio }));
 }
 
+/** The first IPC message from `child` that `accept` takes; rejects if the child exits first. */
+export function waitForMessage<T>(child: ChildProcess, accept: (message: T) => boolean, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: T) => {
+      if (!accept(message)) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(message);
+    };
+    const onExit = (code: number | null) => reject(new Error(`${what} exited (${code}) before answering`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
 /** Resolves when the child has exited; SIGKILL after `graceMs` if SIGTERM was not enough. */
 export async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

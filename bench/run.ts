@@ -5,183 +5,38 @@
  * Options and environment variables: README "Performance".
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
 import type { JSONWebKeySet } from 'jose';
 import type { CeilingReply, CeilingRequest, CeilingSettings } from './ceiling-provider.js';
 import { benchApi, clearRedisPrefix, dropDatabase, machineInfo, recreateDatabase, seed, serverEnvironment, type Seeded } from './environment.js';
-import { fetchJwks, loginFlow, type Target } from './flows.js';
+import { fetchJwks, loginFlow } from './flows.js';
 import type { HashReply, HashSettings } from './hash-ceiling.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
-import type { LoaderJob, LoaderMessage, LoaderReply } from './loader.js';
-import type { LoadResult } from './load-engine.js';
-import { benchDir, forkScript, sampleRss, spawnEntry, stopChild, stopChildrenOnExit } from './processes.js';
+import type { LoaderJob } from './loader.js';
+import { startLoader, type Loader } from './loader-client.js';
+import { load, options, selected, smoke } from './options.js';
+import { serverErrors, startPortcullis } from './portcullis-server.js';
+import { forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage } from './processes.js';
 import { ceilingTable, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
-import { scenarios, type LoadSettings, type ScenarioContext, type System } from './scenarios.js';
-
-const { values: args } = parseArgs({
-  options: {
-    smoke: { type: 'boolean', default: false },
-    output: { type: 'string' },
-    json: { type: 'string' },
-    'no-redis': { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-});
-
-const env = process.env;
-const smoke = args.smoke || env.BENCH_SMOKE === '1';
-const number = (name: string, fallback: number) => {
-  const value = env[name];
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`${name} must be a non-negative number, not ${value}`);
-  return parsed;
-};
-
-const options = {
-  durationMs: number('BENCH_DURATION', smoke ? 1 : 10) * 1000,
-  // Even a smoke run warms up: the first requests to a fresh process compile code and can outlast a 1 s run.
-  warmupMs: number('BENCH_WARMUP', smoke ? 0.5 : 2) * 1000,
-  accounts: number('BENCH_ACCOUNTS', smoke ? 200 : 3000),
-  workers: (env.BENCH_WORKERS ?? env.WORKERS ?? '1').split(',').map((w) => Number(w.trim())).filter((w) => Number.isInteger(w) && w > 0),
-  adminUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
-  database: env.BENCH_DATABASE || 'portcullis_bench',
-  redisUrl: args['no-redis'] ? undefined : env.REDIS_URL || 'redis://127.0.0.1:6379',
-  logLevel: env.BENCH_LOG_LEVEL || 'info',
-  // bench/results.md holds a full run's figures; a smoke run's go to a temporary file unless told otherwise.
-  output: path.resolve(args.output ?? env.BENCH_OUTPUT ?? (smoke ? path.join(os.tmpdir(), 'portcullis-bench-smoke.md') : path.join(benchDir, 'results.md'))),
-  json: args.json ?? env.BENCH_JSON,
-  only: (args.only ?? env.BENCH_SCENARIOS)?.split(',').map((s) => s.trim()),
-  cpuProfileDir: env.BENCH_CPU_PROF,
-};
-const load: LoadSettings = {
-  connections: number('BENCH_CONNECTIONS', 16),
-  loginVus: number('BENCH_LOGIN_VUS', smoke ? 4 : 8),
-  refreshVus: number('BENCH_REFRESH_VUS', smoke ? 4 : 16),
-  pacedConcurrency: number('BENCH_PACED_VUS', 32),
-};
-if (!options.workers.length) throw new Error('WORKERS / BENCH_WORKERS must be positive integers, e.g. 1 or 1,2');
-const selected = scenarios.filter((s) => !options.only || options.only.includes(s.id));
-if (!selected.length) throw new Error(`no scenario matches --only ${options.only?.join(',')}; known: ${scenarios.map((s) => s.id).join(', ')}`);
+import type { ScenarioContext, System, Scenario } from './scenarios.js';
 
 const startedAt = performance.now();
 /** Progress lines carry the time since start, so a slow phase shows. */
 const log = (message: string) => process.stdout.write(message.startsWith('\n') || message.startsWith('|') ? `${message}\n` : `[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The loader process and a promise-per-job view of its IPC channel. */
-function startLoader() {
-  const child = forkScript('loader.ts');
-  const pending = new Map<number, { resolve(result: LoadResult): void; reject(error: Error): void }>();
-  let nextId = 0;
-  child.on('message', (reply: LoaderReply) => {
-    const waiter = pending.get(reply.id);
-    pending.delete(reply.id);
-    if (reply.result) waiter?.resolve(reply.result);
-    else waiter?.reject(new Error(`loader: ${reply.error}`));
-  });
-  child.once('exit', (code, signal) => {
-    for (const waiter of pending.values()) waiter.reject(new Error(`the loader exited (${signal ?? code})`));
-    pending.clear();
-  });
-  return {
-    child,
-    run(job: LoaderJob): Promise<LoadResult> {
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        child.send({ id, job } satisfies LoaderMessage);
-      });
-    },
-  };
-}
-type Loader = ReturnType<typeof startLoader>;
-
 /** Runs a job while sampling the memory of the process tree under load. */
 async function measure(loader: Loader, job: LoaderJob, serverPid: number, rate?: number): Promise<Measurement> {
   const sampler = sampleRss(serverPid);
-  try {
-    const result = await loader.run(job);
-    return { ...result, rss: sampler.stop(), ...(rate ? { rate } : {}) };
-  } finally {
-    sampler.stop();
-  }
+  const outcome = await loader.run(job).then((result) => ({ result }), (error: unknown) => ({ error }));
+  const rss = sampler.stop();
+  if ('error' in outcome) throw outcome.error;
+  return { ...outcome.result, rss, ...(rate ? { rate } : {}) };
 }
 
 function describe(m: Measurement, unit: string): string {
   return `${m.throughput.toFixed(1)} ${unit}, p50 ${m.p50} ms, p95 ${m.p95} ms, p99 ${m.p99} ms, ${m.errors} errors, RSS ${m.rss?.perProcess ?? '?'} MB`;
-}
-
-function waitForMessage<T>(child: ChildProcess, accept: (message: T) => boolean, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: T) => {
-      if (!accept(message)) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(message);
-    };
-    const onExit = (code: number | null) => reject(new Error(`${what} exited (${code}) before answering`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
-/** Starts Portcullis (src/main.ts, as `npm start` does) and waits until /readyz answers 200. */
-async function startPortcullis(serverEnv: Record<string, string>, workers: number, logFile: string) {
-  const port = await freePort();
-  const logFd = openSync(logFile, 'w');
-  // A profile per server process, written when it exits (BENCH_CPU_PROF=dir).
-  const profiling = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfileDir)}`] : [];
-  const child = spawnEntry('src/main.ts', {
-    ...process.env, ...serverEnv, PORT: String(port), ISSUER: `https://127.0.0.1:${port}`, WORKERS: String(workers),
-  }, ['ignore', logFd, 'pipe'], profiling);
-  closeSync(logFd);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
-  const origin = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Portcullis exited (${child.exitCode}) during start-up: ${stderr.trim()}\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    if (Date.now() > deadline) throw new Error(`Portcullis did not become ready within 90 s: ${stderr.trim()}`);
-    const ready = await fetch(`${origin}/readyz`).then((r) => r.ok, () => false);
-    if (ready) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  const target: Target = { issuer: `https://127.0.0.1:${port}`, origin, proxied: true };
-  return { child, target, stderr: () => stderr };
-}
-
-/** Error-level lines (pino level ≥ 50) the server logged, and the first one's message. */
-function serverErrors(logFile: string): { count: number; sample?: string } {
-  let count = 0;
-  let sample: string | undefined;
-  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { level?: number; msg?: string; path?: string; status?: number };
-      if ((entry.level ?? 0) < 50) continue;
-      count++;
-      sample ??= `${entry.msg ?? ''}${entry.path ? ` ${entry.path}` : ''}${entry.status ? ` ${entry.status}` : ''}`.slice(0, 200);
-    } catch {
-      // A partly written last line.
-    }
-  }
-  return { count, sample };
 }
 
 /** A scenario that could not run: one error, so the report and the smoke test say so instead of the bench stopping. */
@@ -191,7 +46,7 @@ function failed(error: unknown): Measurement {
 }
 
 /** Warm-up (discarded), a peak run, then optionally a run paced at half the peak rate. */
-async function runScenario(loader: Loader, system: System, context: ScenarioContext, scenario: (typeof scenarios)[number], pid: number, withHalf: boolean) {
+async function runScenario(loader: Loader, system: System, context: ScenarioContext, scenario: Scenario, pid: number, withHalf: boolean) {
   let peak: Measurement;
   let half: Measurement | undefined;
   try {
@@ -248,8 +103,9 @@ async function measureHashCeiling(seeded: Seeded, results: BenchResults) {
   const sampler = sampleRss(child.pid!);
   try {
     const reply = await waitForMessage<HashReply>(child, () => true, 'the hash ceiling');
+    const rss = sampler.stop();
     if (!reply.result) throw new Error(`hash ceiling: ${reply.error}`);
-    results.ceilings.hash = { ...reply.result, rss: sampler.stop() };
+    results.ceilings.hash = { ...reply.result, rss };
     log(`  ceiling argon2id (m=${settings.memoryCost} KiB, t=${settings.timeCost}, p=${settings.parallelism}): ${describe(results.ceilings.hash, 'hashes/s')}`);
   } finally {
     sampler.stop();
@@ -259,7 +115,7 @@ async function measureHashCeiling(seeded: Seeded, results: BenchResults) {
 
 async function benchPortcullis(loader: Loader, seeded: Seeded, serverEnv: Record<string, string>, http: HttpClient, workers: number, logDir: string, results: BenchResults): Promise<WorkersRun> {
   const logFile = path.join(logDir, `portcullis-workers-${workers}.log`);
-  const server = await startPortcullis(serverEnv, workers, logFile);
+  const server = await startPortcullis(serverEnv, workers, logFile, options.cpuProfileDir);
   log(`  ready (pid ${server.child.pid})`);
   const run: WorkersRun = { workers, scenarios: [], serverErrorsLogged: 0 };
   try {
@@ -327,9 +183,9 @@ async function main() {
   } finally {
     http.close();
     await stopChild(loader.child);
-    if (!env.BENCH_KEEP_DATABASE) await dropDatabase(options.adminUrl, options.database).catch((error: unknown) => log(`bench: could not drop ${options.database}: ${String(error)}`));
+    if (!options.keepDatabase) await dropDatabase(options.adminUrl, options.database).catch((error: unknown) => log(`bench: could not drop ${options.database}: ${String(error)}`));
     if (options.redisUrl) await clearRedisPrefix(options.redisUrl, redisPrefix).catch((error: unknown) => log(`bench: could not clear Redis keys ${redisPrefix}*: ${String(error)}`));
-    if (env.BENCH_KEEP_LOGS) log(`bench: server logs kept in ${tmp}`);
+    if (options.keepLogs) log(`bench: server logs kept in ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });
   }
 

@@ -125,6 +125,8 @@ export function createApiKeyService({ db, apis, now = () => new Date() }: ApiKey
       if (!key || !secretMatches(parts.secret, key.secretDigest)) return undefined;
       const at = now();
       if (key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= at.getTime())) return undefined;
+      // A personal key speaks for its owner: a disabled account's keys stop working with it.
+      if (key.accountId && (await db.repos.accounts.findById(key.accountId))?.disabledAt) return undefined;
       await db.repos.apiKeys.touch(key.id, ip, at);
       return view(key);
     },

@@ -15,7 +15,7 @@ export interface ApiKey {
   /** Hex SHA-256 of the secret: the secret is high-entropy, so a fast hash suffices. */
   secretDigest: string;
   scopes: string[];
-  /** The resource indicator (config `apis`) the key is for; null when not bound to one. */
+  /** The resource indicator (a registered API) the key is for; null when not bound to one. */
   api: string | null;
   expiresAt: Date | null;
   lastUsedAt: Date | null;

@@ -75,7 +75,7 @@ const quoteList = (items: string[]) => items.join(', ');
  * of the table, dropped at once on local writes and re-read after `cacheSeconds` otherwise.
  */
 export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiCacheSeconds, clock = Date.now }: ApiRegistryDeps) {
-  // Built-in first so it wins a clash with config (as withAdminApi did).
+  // Built-in first so it wins a clash with config.
   const fixed = new Map<string, RegisteredApi>();
   for (const api of builtin) fixed.set(api.identifier, fromConfig(api, 'builtin'));
   for (const api of configured) if (!fixed.has(api.identifier)) fixed.set(api.identifier, fromConfig(api, 'config'));
@@ -140,12 +140,14 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
     },
 
     /** Changes name, scopes, lifetime or RBAC; the identifier stays. Unchanged values record nothing. */
-    async update(identifier: string, changes: ApiChanges, actor: string): Promise<RegisteredApi> {
+    /** `precondition` runs on the locked row before the change (the admin API's If-Match): throw to refuse. */
+    async update(identifier: string, changes: ApiChanges, actor: string, options: { precondition?: (current: RegisteredApi) => void } = {}): Promise<RegisteredApi> {
       assertWritable(identifier);
       const wanted = validate(apiChangesSchema, changes);
       try {
         return await db.transaction(async (repos) => {
           const before = await mustFindRow(repos, identifier);
+          options.precondition?.(fromRow(before));
           const changed = fieldNames.filter((key) => wanted[key] !== undefined && JSON.stringify(wanted[key]) !== JSON.stringify(before[key]));
           if (!changed.length) return fromRow(before);
           const update: ApiUpdate = Object.fromEntries(changed.map((key) => [key, wanted[key]]));

@@ -77,7 +77,7 @@ const SECRET_KEY_PARTS = [
 // Whole-key matches: one-time codes, and the private members of a JWK (RFC 7518 §6.3.2, §6.4.1).
 const SECRET_KEYS = new Set(['key', 'pin', 'otp', 'code', 'usercode', 'devicecode', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'k']);
 // Names that describe a secret without holding it (token_type, secretRotatedAt, credentialId, accessTokenTtl).
-const DESCRIPTIVE_SUFFIXES = ['id', 'ids', 'type', 'types', 'method', 'alg', 'at', 'count', 'endpoint', 'uri', 'uris', 'prefix', 'ttl'];
+const DESCRIPTIVE_SUFFIXES = ['id', 'ids', 'type', 'types', 'method', 'alg', 'at', 'count', 'endpoint', 'uri', 'uris', 'prefix', 'ttl', 'claims'];
 const CREDENTIAL_VALUE = /^(bearer|basic|dpop)\s+\S+/i;
 
 function isSecretKey(key: string): boolean {

@@ -48,7 +48,7 @@ export const roleCommands: Record<string, CliCommand> = {
     },
   },
   grant: {
-    summary: 'let a role hold a permission: one of the scopes the API declares in config apis',
+    summary: 'let a role hold a permission: one of the scopes a registered API declares',
     usage: '<name> --api <identifier> --permission <scope>',
     options: permissionOptions,
     async run(container, values, positionals, io) {

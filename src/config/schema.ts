@@ -160,6 +160,8 @@ export const configSchema = z.object({
     mfaPerAccount: limit,
     /** POST /api-keys/introspect per client IP, counted before client authentication. */
     apiKeyIntrospectPerIp: limit,
+    /** Admin API requests per client IP, counted before authentication (slows credential guessing). */
+    adminApiPerIp: limit,
   }),
   apiKeys: z.object({
     /** People may create API keys for themselves (personal keys); service keys are always available to admins. */

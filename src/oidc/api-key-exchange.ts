@@ -2,6 +2,7 @@ import { errors, type AsymmetricSigningAlgorithm, type Provider, type TokenEndpo
 import { apiKeyTokenType } from '../api-keys/api-key-format.js';
 import type { ApiKeyService } from '../api-keys/api-key-service.js';
 import { tokenExchangeGrantType } from '../clients/client-service.js';
+import { refuseScopesOutsideClient } from './client-claims.js';
 import type { ApiLookup } from '../apis/api-registry.js';
 
 /** Exchanged tokens live at most this long, whatever the API's own lifetime. */
@@ -37,6 +38,8 @@ export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algo
     const requested = scope ? scope.split(' ').filter(Boolean) : key.scopes;
     const beyond = requested.filter((s) => !key.scopes.includes(s) || !api.scopes.includes(s));
     if (beyond.length) throw new errors.InvalidScope('scope exceeds what the API key grants', beyond.join(' '));
+    // The exchanging client's own limit applies too, also to the key's scopes taken by default.
+    refuseScopesOutsideClient(ctx, requested);
 
     const resourceServer = new provider.ResourceServer(api.identifier, {
       scope: api.scopes.join(' '), audience: api.identifier, accessTokenFormat: 'jwt',

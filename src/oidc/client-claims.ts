@@ -26,10 +26,9 @@ export function validateClientClaimProperty(key: string, value: unknown): void {
  * this one check covers both at the authorization, PAR, device and token endpoints, because it
  * runs in the resource-indicator hooks every such request passes through (see withClientScopes).
  */
-export function refuseScopesOutsideClient(ctx: KoaContextWithOIDC): void {
+export function refuseScopesOutsideClient(ctx: KoaContextWithOIDC, requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean)): void {
   const allowed = (ctx.oidc.client as ClaimMetadata | undefined)?.allowed_scopes;
   if (!isStringList(allowed)) return;
-  const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
   const refused = requested.filter((scope) => !allowed.includes(scope));
   if (refused.length) throw new errors.InvalidScope('scope not allowed for this client', refused.join(' '));
 }

@@ -204,6 +204,16 @@ describe('PATCH /apis/{identifier}', () => {
     documentsError(await call('PATCH', at(api), { token: writeToken, body: 'x', headers: { 'if-match': current, 'content-type': 'text/plain' } }), 'patch', '/apis/{identifier}', 415, 'unsupported_media_type');
   });
 
+  it('gives one of two concurrent PATCHes with the same ETag 200 and the other 412', async () => {
+    const racing = 'https://racing.example.test';
+    await t.container.apis.create({ identifier: racing, name: 'Racing', scopes: ['race'] }, 'test');
+    const etag = (await call('GET', at(racing), { token: readToken })).headers.get('etag')!;
+    const answers = await Promise.all(['Racing A', 'Racing B'].map((name) =>
+      call('PATCH', at(racing), { token: writeToken, body: { name }, headers: { 'if-match': etag } })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 412]);
+    expect((await t.container.apis.show(racing)).name).toBe(answers.find((answer) => answer.status === 200)!.body.name);
+  });
+
   it('answers 409 for config and built-in APIs, and 404 for an unknown one', async () => {
     for (const identifier of [configured, adminApi]) {
       const etag = (await call('GET', at(identifier), { token: readToken })).headers.get('etag')!;

@@ -385,6 +385,23 @@ describe('/accounts', () => {
   });
 });
 
+describe('rate limit', () => {
+  it('answers 429 with Retry-After past rateLimits.adminApiPerIp, counted before authentication', async () => {
+    // Four points: the fixture's fetch of openapi.json is the first request counted.
+    const limited = await startAdminApi({ rateLimits: { adminApiPerIp: { points: 4, durationSeconds: 60 } } });
+    try {
+      expect((await limited.api.call('GET', '/clients', { token: limited.readToken })).status).toBe(200);
+      expect((await limited.api.call('GET', '/clients')).status).toBe(401);
+      expect((await limited.api.call('GET', '/clients', { token: 'guess' })).status).toBe(401);
+      const refused = await limited.api.call('GET', '/clients', { token: limited.readToken });
+      expect(refused).toMatchObject({ status: 429, body: { error: 'too_many_attempts' } });
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('unknown addresses', () => {
   it('answers JSON 404 under the prefix even to a browser-like Accept', async () => {
     const response = await fetch(new URL('/admin/api/v1/nothing', f.t.issuer), { headers: { accept: '*/*' } });

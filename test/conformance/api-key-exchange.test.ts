@@ -109,6 +109,16 @@ describe('token exchange (RFC 8693)', () => {
     expect(payload).toMatchObject({ sub: rs.clientId, client_id: worker.clientId, scope: 'write' });
   });
 
+  it('holds the exchanging client to its allowed scopes, also for the key\'s scopes taken by default', async () => {
+    const narrow = await t.container.clients.create({ name: 'Narrow worker', type: 'service', allowedScopes: ['read'] }, 'test');
+    const narrowService = await oidc.discovery(new URL(t.issuer), narrow.client.clientId, {}, oidc.ClientSecretBasic(narrow.secret!), { execute: [oidc.allowInsecureRequests] });
+    const { token } = await t.container.apiKeys.create({ owner: { type: 'service', clientId: narrow.client.clientId }, name: 'both', scopes: ['read', 'write'], api }, 'test');
+    const grant = (extra: Record<string, string>) => oidc.genericGrantRequest(narrowService, tokenExchange, { subject_token: token, subject_token_type: apiKeyTokenType, ...extra });
+    await expectOAuthError(grant({}), 'invalid_scope');
+    await expectOAuthError(grant({ scope: 'write' }), 'invalid_scope');
+    expect((await grant({ scope: 'read' })).scope).toBe('read');
+  });
+
   it('refuses wider scopes, another resource, an unknown key and a foreign token type', async () => {
     const { token } = await t.container.apiKeys.create({ owner: { type: 'service', clientId: worker.clientId }, name: 'narrow', scopes: ['read'], api }, 'test');
     await expectOAuthError(exchange(token, { scope: 'write' }), 'invalid_scope');

@@ -90,6 +90,16 @@ describe('API key service', () => {
     expect(await container.apiKeys.verify(token)).toBeUndefined();
   });
 
+  it('refuses a personal key while its owner is disabled, and accepts it again once enabled', async () => {
+    const owner = await container.accounts.create({ email: 'disabled-owner@example.com', password: 'correct horse battery staple', verified: true }, 'test');
+    const { token } = await container.apiKeys.create({ owner: { type: 'account', accountId: owner.id }, name: 'mine' }, 'test');
+    expect(await container.apiKeys.verify(token)).toBeDefined();
+    await container.accounts.setDisabled(owner.id, true, 'test');
+    expect(await container.apiKeys.verify(token)).toBeUndefined();
+    await container.accounts.setDisabled(owner.id, false, 'test');
+    expect(await container.apiKeys.verify(token)).toBeDefined();
+  });
+
   it('revokes for good, and audits the revocation once', async () => {
     const { key, token } = await container.apiKeys.create({ owner: { type: 'service', clientId: serviceClientId }, name: 'gone' }, 'test');
     await container.apiKeys.revoke(key.id, 'test');

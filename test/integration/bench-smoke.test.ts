@@ -17,7 +17,9 @@ function runSmokeBench(dir: string): Promise<{ code: number | null; output: stri
     ], {
       cwd: projectRoot,
       env: {
-        ...process.env, DATABASE_URL: inject('pgAdminUrl'), REDIS_URL: redisUrl ?? '',
+        // The developer's own BENCH_* and WORKERS settings would change what the smoke run does.
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BENCH_') && name !== 'WORKERS')),
+        DATABASE_URL: inject('pgAdminUrl'), REDIS_URL: redisUrl ?? '',
         // Its own database, so a full bench running on the same server is left alone.
         BENCH_DATABASE: `portcullis_bench_smoke_${process.pid}`,
       },

@@ -23,6 +23,7 @@ const limits: Config['rateLimits'] = {
   resetPerAccount: { points: 3, durationSeconds: 3600 },
   mfaPerAccount: { points: 5, durationSeconds: 300 },
   apiKeyIntrospectPerIp: { points: 600, durationSeconds: 60 },
+  adminApiPerIp: { points: 600, durationSeconds: 60 },
 };
 
 const redisConfig = testRedis();

@@ -18,12 +18,6 @@ export function adminApi(issuer: string): ApiConfig {
   return { identifier: adminApiIdentifier(issuer), name: 'Portcullis admin API', scopes: [...adminScopes], accessTokenTtl: 600, rbac: true };
 }
 
-/** Config `apis` plus the admin API (a configured API with the same identifier is replaced). */
-export function withAdminApi(apis: readonly ApiConfig[], issuer: string): ApiConfig[] {
-  const admin = adminApi(issuer);
-  return [...apis.filter((api) => api.identifier !== admin.identifier), admin];
-}
-
 /**
  * Role lookups where the admin API's permissions come from the `admin` role, not from grants in
  * the roles table: holders of `admin` get every admin scope, everybody else none.

@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { ApiRegistry } from '../../apis/api-registry.js';
+import type { ApiRegistry, RegisteredApi } from '../../apis/api-registry.js';
 import { apiChangesSchema, apiInputSchema } from '../../apis/api-schema.js';
 import { adminActor } from './admin-auth.js';
-import { checkIfMatch, defineRoute, type RegisteredRoute } from './admin-route.js';
+import { defineRoute, ifMatch, type RegisteredRoute } from './admin-route.js';
 import { decodeCursor, encodeCursor, pageOf, pageQuery, toJson } from './admin-schemas.js';
 
 const apiSources = ['builtin', 'config', 'database'] as const;
@@ -66,8 +66,8 @@ export function registerApiRoutes(router: Router, registry: RegisteredRoute[], a
     errors: [400, 404, 409, 412, 415, 422, 428], etag: true,
     params: identifierParams, body: { name: 'ApiUpdate', schema: apiChangesSchema }, response: { name: 'Api', schema: apiRepresentationSchema },
     async handle({ params, body, admin, ctx }) {
-      checkIfMatch(ctx, represent(await apis.show(params.identifier)));
-      return represent(await apis.update(params.identifier, body, adminActor(admin)));
+      const precondition = ifMatch(ctx, (current: RegisteredApi) => represent(current));
+      return represent(await apis.update(params.identifier, body, adminActor(admin), { precondition }));
     },
   });
 

@@ -7,7 +7,7 @@ export const errorSchema = z.object({ error: z.string(), error_description: z.st
 
 const statusText: Record<number, string> = {
   400: 'Malformed request', 401: 'Missing or invalid credentials', 403: 'The credential lacks the scope', 404: 'Not found',
-  409: 'Conflict', 412: 'If-Match does not match the current ETag', 415: 'Not JSON', 422: 'Validation failed', 428: 'If-Match is required',
+  409: 'Conflict', 412: 'If-Match does not match the current ETag', 415: 'Not JSON', 422: 'Validation failed', 428: 'If-Match is required', 429: 'Too many requests from this address (rateLimits.adminApiPerIp); see Retry-After',
 };
 
 /** JSON Schema 2020-12, which OpenAPI 3.1 uses as is. */
@@ -40,7 +40,7 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], { issuer, prefi
         ? { description: 'OK', ...(route.etag ? { headers: { ETag: { schema: { type: 'string' } } } } : {}), content: { 'application/json': { schema: ref(route.response.name) } } }
         : { description: 'No content' },
     };
-    for (const status of [401, 403, ...route.errors]) responses[String(status)] = { description: statusText[status] ?? 'Error', content: { 'application/json': { schema: ref('Error') } } };
+    for (const status of [401, 403, ...route.errors, 429]) responses[String(status)] = { description: statusText[status] ?? 'Error', content: { 'application/json': { schema: ref('Error') } } };
     (paths[path] ??= {})[route.method] = {
       operationId: `${route.method}${path.replace(/[{}]/g, '').split('/').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('').replace(/[^A-Za-z0-9]/g, '')}`,
       summary: route.summary,

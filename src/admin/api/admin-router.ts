@@ -6,7 +6,8 @@ import type { AuditService } from '../../audit/audit-service.js';
 import type { ApiKeyService } from '../../api-keys/api-key-service.js';
 import type { ApiRegistry } from '../../apis/api-registry.js';
 import type { ClientService } from '../../clients/client-service.js';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, ServiceUnavailableError, TooManyRequestsError } from '../../errors/app-error.js';
+import type { RateLimits } from '../../http/rate-limit.js';
 import type { KeyService } from '../../keys/key-service.js';
 import type { RbacService } from '../../rbac/rbac-service.js';
 import { registerAccountRoutes } from './admin-account-routes.js';
@@ -33,13 +34,14 @@ export interface AdminRouterDeps {
   apis: ApiRegistry;
   rbac: RbacService;
   keys: KeyService;
+  rateLimits: RateLimits;
 }
 
 /**
  * The admin REST API under /admin/api/v1. Its answers are always JSON, errors included: the app's
  * outer handler would show an HTML page to a caller sending `Accept: *\/*`, so errors are rendered here.
  */
-export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys }: AdminRouterDeps): Middleware {
+export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys, rateLimits }: AdminRouterDeps): Middleware {
   const router = new Router({ prefix: adminApiPrefix });
   const registry: RegisteredRoute[] = [];
   const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac });
@@ -59,11 +61,19 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
     if (ctx.path !== adminApiPrefix && !ctx.path.startsWith(`${adminApiPrefix}/`)) return next();
     ctx.set('Cache-Control', 'no-store');
     try {
+      // Counted before authentication, so guessing credentials costs the same as using them.
+      await rateLimits.consume('adminApiPerIp', ctx.state.clientIp ?? ctx.ip);
       // @koa/router's context types differ between routes() and allowedMethods(); the object is the same.
       await allowed(ctx as never, () => routes(ctx as never, async () => {}));
       if (ctx.status === 405) throw new AppError('method_not_allowed', 405, `${ctx.method} is not allowed here`);
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('not_found', 404, 'There is nothing at this address.');
     } catch (error) {
+      if (error instanceof ServiceUnavailableError) {
+        // The rate-limit store is down: fail closed, without details.
+        ctx.status = 503;
+        ctx.body = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Try again later.' };
+        return;
+      }
       if (!(error instanceof AppError) || !error.expose) {
         ctx.state.log?.error({ err: error }, 'unhandled error');
         ctx.status = 500;
@@ -71,6 +81,7 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
         return;
       }
       if (error instanceof UnauthorizedError || error instanceof InsufficientScopeError) ctx.set('WWW-Authenticate', error.challenge);
+      if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
       // A body the services refuse (a bad redirect URI, an invalid TTL) is well-formed JSON with unacceptable content: 422.
       ctx.status = error.status === 400 && error.code !== 'invalid_json' ? 422 : error.status;
       ctx.body = { error: error.code, error_description: error.message };

@@ -36,7 +36,8 @@ export function consoleKit({ container, csrf, render }: ConsoleDeps) {
     page(ctx: Context, section: Section, view: string, titleKey: string, locals: Record<string, unknown> = {}, status = 200) {
       const done = typeof ctx.query.done === 'string' && (notices as readonly string[]).includes(ctx.query.done) ? ctx.query.done : undefined;
       return render(ctx, `admin/${view}`, {
-        title: tr(ctx, titleKey), section, currentPath: ctx.path, admin: ctx.state.account, when, breakable, notice: done && status === 200 ? tr(ctx, `pages.admin.done_${done}`) : undefined, ...locals,
+        title: tr(ctx, titleKey), section, currentPath: ctx.path, admin: ctx.state.account, when, breakable,
+        notice: done && status === 200 ? tr(ctx, `pages.admin.done_${done}`) : undefined, ...locals,
       }, status);
     },
 
