@@ -16,11 +16,21 @@ import type { HashReply, HashSettings } from './hash-ceiling.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import type { LoaderJob } from './loader.js';
 import { startLoader, type Loader } from './loader-client.js';
-import { load, options, selected, smoke } from './options.js';
+import { readOptions, UsageError, type BenchOptions } from './options.js';
 import { serverErrors, startPortcullis } from './portcullis-server.js';
 import { forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage } from './processes.js';
 import { ceilingTable, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
 import type { ScenarioContext, System, Scenario } from './scenarios.js';
+
+let benchOptions: BenchOptions;
+try {
+  benchOptions = readOptions();
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`bench: ${error.message}\n`);
+  process.exit(2);
+}
+const { options, load, selected, smoke } = benchOptions;
 
 const startedAt = performance.now();
 /** Progress lines carry the time since start, so a slow phase shows. */

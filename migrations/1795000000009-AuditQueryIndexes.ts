@@ -7,10 +7,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * and time ranges use audit_events_occurred_at; a B-tree is read backwards just as fast, so
  * `ORDER BY id DESC` needs no DESC index.
  *
- * CREATE INDEX blocks appends (sign-ins record events) while it builds: about a minute per index
- * on 10 million rows (README "Scale"). Migrations run in one transaction, so CONCURRENTLY is not
- * available here; on a large trail, create these by hand with CONCURRENTLY first — IF NOT EXISTS
- * then skips them.
+ * CREATE INDEX blocks appends (sign-ins record events) while it builds: 30–60 s per index on 10
+ * million rows on a busy 2-CPU machine (README "Scale"). Migrations run in one transaction, so
+ * CONCURRENTLY is not available here; on a large trail, create these by hand with CONCURRENTLY
+ * first — IF NOT EXISTS then skips them.
  */
 export class AuditQueryIndexes1795000000009 implements MigrationInterface {
   name = 'AuditQueryIndexes1795000000009';

@@ -3,7 +3,7 @@ import { BadRequestError, ConflictError, NotFoundError, assertThat } from '../er
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
 import type { Role } from './role.entity.js';
-import type { RoleSummary } from './role-repository.js';
+import type { RoleAccountHolder, RoleClientHolder, RoleSummary } from './role-repository.js';
 
 /** Lower-case, starts with a letter, at most 64 characters: safe in a token claim and a shell. */
 export const roleNamePattern = /^[a-z][a-z0-9_.-]{0,63}$/;
@@ -18,6 +18,9 @@ export interface RoleDetail extends Role {
   permissions: Array<{ api: string; permissions: string[] }>;
   holders: { accounts: number; clients: number };
 }
+
+/** Who holds a role: a page of its accounts by email (`next` continues after it) and every client. */
+export interface RoleHolders { accounts: RoleAccountHolder[]; next?: string; clients: RoleClientHolder[] }
 
 /** Runs inside the transaction on the locked role before a change: throw to refuse it (If-Match). */
 export interface RoleChangeOptions { precondition?: (current: RoleDetail) => void }
@@ -92,6 +95,18 @@ export function createRbacService({ db, apis }: RbacServiceDeps) {
 
     async show(name: string): Promise<RoleDetail> {
       return detail(db.repos, await mustFindRole(db.repos, name));
+    },
+
+    /**
+     * The role's holders: up to `limit` accounts (1-1000) by email after `after`, with `next` set
+     * when more follow, and every client holding it.
+     */
+    async holders(name: string, { limit = 25, after }: { limit?: number; after?: string } = {}): Promise<RoleHolders> {
+      assertThat(Number.isInteger(limit) && limit >= 1 && limit <= 1000, new BadRequestError('invalid_limit', 'limit must be a whole number from 1 to 1000'));
+      const role = await mustFindRole(db.repos, name);
+      const [batch, clients] = await Promise.all([db.repos.roles.accountHolders(role.id, limit + 1, after || undefined), db.repos.roles.clientHolders(role.id)]);
+      const accounts = batch.slice(0, limit);
+      return { accounts, clients, ...(batch.length > limit ? { next: accounts.at(-1)!.email } : {}) };
     },
 
     /** Changes the description (empty or null clears it); audited with before/after when it changed. */

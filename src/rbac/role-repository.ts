@@ -4,6 +4,11 @@ import { RoleEntity, type Role } from './role.entity.js';
 /** A role with what it allows, as listed by the CLI. */
 export interface RoleSummary extends Role { permissions: Array<{ api: string; permission: string }> }
 
+/** An account holding a role, as a list of holders names it. */
+export interface RoleAccountHolder { id: string; email: string; name: string | null; disabledAt: Date | null }
+/** A client holding a role. */
+export interface RoleClientHolder { clientId: string; name: string; type: string }
+
 interface RoleRow { id: string; name: string; description: string | null; created_at: Date }
 const toRole = (row: RoleRow): Role => ({ id: row.id, name: row.name, description: row.description, createdAt: row.created_at });
 
@@ -32,6 +37,24 @@ export function createRoleRepository(manager: EntityManager) {
                 (SELECT count(*)::int FROM client_roles cr WHERE cr.role_id = r.id) AS clients
            FROM roles r WHERE $1::uuid[] IS NULL OR r.id = ANY($1::uuid[])`, [roleIds ?? null]);
       return new Map(rows.map((row) => [row.role_id, { accounts: row.accounts, clients: row.clients }]));
+    },
+    /**
+     * Up to `limit` accounts holding the role, by case-insensitive email after `afterEmail` (keyset
+     * paging on the accounts_email_key index, so a page costs the same however deep it is).
+     */
+    async accountHolders(roleId: string, limit: number, afterEmail?: string): Promise<RoleAccountHolder[]> {
+      const rows: Array<{ id: string; email: string; name: string | null; disabled_at: Date | null }> = await manager.query(
+        `SELECT a.id, a.email, a.name, a.disabled_at FROM accounts a JOIN account_roles ar ON ar.account_id = a.id
+          WHERE ar.role_id = $1 AND ($2::text IS NULL OR lower(a.email) > lower($2))
+          ORDER BY lower(a.email) LIMIT $3`, [roleId, afterEmail ?? null, limit]);
+      return rows.map((row) => ({ id: row.id, email: row.email, name: row.name, disabledAt: row.disabled_at }));
+    },
+    /** Every client holding the role, by name: clients are registered by hand, so they are few. */
+    async clientHolders(roleId: string): Promise<RoleClientHolder[]> {
+      const rows: Array<{ client_id: string; name: string; type: string }> = await manager.query(
+        `SELECT c.client_id, c.name, c.type FROM clients c JOIN client_roles cr ON cr.client_id = c.client_id
+          WHERE cr.role_id = $1 ORDER BY c.name, c.client_id`, [roleId]);
+      return rows.map((row) => ({ clientId: row.client_id, name: row.name, type: row.type }));
     },
     /** Returns the role, creating it on first use (the first admin role is made this way). */
     async ensure(name: string): Promise<Role> {

@@ -11,7 +11,10 @@ import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.j
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 // Type-checked under Node's lib (no DOM): what the page.evaluate callbacks below use in the browser.
-declare const document: { activeElement: { textContent: string | null } | null; documentElement: { scrollWidth: number } };
+declare const document: {
+  activeElement: { textContent: string | null } | null; documentElement: { scrollWidth: number };
+  querySelector(selector: string): { getBoundingClientRect(): { width: number } } | null;
+};
 
 let smtp: SmtpReceiver;
 let t: TestServer;
@@ -130,4 +133,49 @@ it('registers a web client in the console, whose secret a relying party then sig
   expect(await rpPage.locator('[data-claim=email]').textContent()).toBe(person.email);
   expect(rpWatcher.cspViolations()).toEqual([]);
   await visitor.close();
+}, 90_000);
+
+it('keeps long ids, redirect URIs, emails and audit details inside a phone screen, and widens the card on a wide one', async () => {
+  // A second admin with their own authenticator: the first test spent the next-step code of the first one.
+  const other = { email: 'lin.admin@example.com', password: 'saffron beacon tundra mosaic 41' };
+  const account = await t.container.accounts.create({ ...other, verified: true, roles: ['admin'] }, 'test');
+  const enrolment = await t.container.mfa.startTotp(account.id, other.email);
+  await t.container.mfa.confirmTotp(account.id, enrolment.factorId, await generate({ secret: enrolment.secret }), { locale: 'en' });
+  const longUri = `https://a-rather-long-subdomain-for-layout-checks.tenant-0123456789abcdef.example.com/${'oauth2-callback-segment/'.repeat(6)}done`;
+  const { client } = await t.container.clients.create({ name: 'Long URI app', type: 'web', redirectUris: [longUri], postLogoutRedirectUris: [longUri] }, 'test');
+  const longEmail = `a.really.long.local.part.for.layout.checks.${'x'.repeat(20)}@a-very-long-domain-name-for-layout-checks.example.com`;
+  await t.container.rbac.create('layout-check', 'Holds a long email', 'test');
+  await t.container.accounts.create({ email: longEmail, password: 'lantern meadow copper violet 88', roles: ['layout-check'] }, 'test');
+
+  const context = await newContext(browser, { viewport: phone });
+  const page = await context.newPage();
+  const watcher = watchConsole(page);
+  await page.goto(`${t.issuer}/admin`);
+  await submitSignIn(page, other);
+  await page.getByRole('heading', { name: "Confirm it's you" }).waitFor();
+  await page.getByLabel('Code', { exact: true }).fill(await generate({ secret: enrolment.secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
+  await page.getByLabel('Code', { exact: true }).press('Enter');
+  await page.getByRole('heading', { name: 'Admin console' }).waitFor();
+
+  await page.goto(`${t.issuer}/admin/clients/${client.clientId}`);
+  await page.getByRole('heading', { name: 'Long URI app' }).waitFor();
+  expect(await page.getByLabel('Redirect URIs', { exact: true }).inputValue()).toBe(longUri);
+  await noSidewaysScroll(page);
+
+  await page.goto(`${t.issuer}/admin/audit?type=client.created`);
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.getByText('client.created').first().waitFor();
+  await noSidewaysScroll(page);
+
+  await page.goto(`${t.issuer}/admin/roles/layout-check`);
+  await page.getByRole('heading', { name: 'Role layout-check' }).waitFor();
+  await page.getByRole('button', { name: `Remove ${longEmail}` }).waitFor();
+  await noSidewaysScroll(page);
+
+  // On a wide screen the console's card widens (60rem), where the sign-in pages' stays narrow (26rem).
+  await page.setViewportSize({ width: 1280, height: 900 });
+  expect(await page.evaluate(() => document.querySelector('main.card')!.getBoundingClientRect().width)).toBe(960);
+  expect(watcher.cspViolations()).toEqual([]);
+  expect(watcher.errors).toEqual([]);
+  await context.close();
 }, 90_000);

@@ -6,7 +6,7 @@ import { AppError, NotFoundError } from '../../errors/app-error.js';
 import { fieldErrors } from '../../interactions/form-schemas.js';
 import { meterSettings, passwordProblemText, tr, translateErrors } from '../../interactions/page-context.js';
 import { adminRole } from '../api/admin-api.js';
-import { param, refusal, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
+import { param, refusal, refusalText, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
 
 const pageSize = 25;
 const accountId = z.uuid();
@@ -79,7 +79,7 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
     } catch (error) {
       const refused = refusal(error);
       const field = ({ invalid_email: ['email', 'pages.account.invalid_email'], email_taken: ['email', 'pages.account.email_taken'] } as Record<string, [string, string]>)[refused.code];
-      return newPage(ctx, form, field ? { [field[0]]: tr(ctx, field[1]) } : {}, field ? tr(ctx, 'pages.admin.fix_errors') : refused.message, 400);
+      return newPage(ctx, form, field ? { [field[0]]: tr(ctx, field[1]) } : {}, field ? tr(ctx, 'pages.admin.fix_errors') : refusalText(ctx, refused), 400);
     }
   });
 
@@ -98,7 +98,7 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
     try {
       await accountAdmin.setRoles(account.id, wanted, who(ctx));
     } catch (error) {
-      return accountPage(ctx, account, { formError: refusal(error).message }, 400);
+      return accountPage(ctx, account, { formError: refusalText(ctx, error) }, 400);
     }
     kit.seeOther(ctx, `/admin/accounts/${account.id}`, 'roles_saved');
   });
@@ -123,7 +123,7 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
       await run[action]();
     } catch (error) {
       if (error instanceof AppError && error.status === 404) throw error;
-      return accountPage(ctx, account, { formError: refusal(error).message }, 400);
+      return accountPage(ctx, account, { formError: refusalText(ctx, error) }, 400);
     }
     kit.seeOther(ctx, `/admin/accounts/${account.id}`, 'action_done');
   });

@@ -6,7 +6,7 @@ import { scopeTokenPattern } from '../../apis/api-schema.js';
 import { AppError } from '../../errors/app-error.js';
 import { fieldErrors } from '../../interactions/form-schemas.js';
 import { tr, translateErrors } from '../../interactions/page-context.js';
-import { param, refusal, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
+import { param, refusal, refusalText, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
 
 const keyId = z.string().regex(/^[0-9a-f]{20}$/);
 const createForm = z.object({
@@ -70,7 +70,8 @@ export function registerApiKeyPages(router: Router, kit: ConsoleKit, { container
       }, kit.actor(ctx));
       await kit.showOnce(ctx, `/admin/api-keys/${key.id}`, token);
     } catch (error) {
-      const { code, message } = refusal(error);
+      const { code } = refusal(error);
+      const message = refusalText(ctx, error);
       const field = fieldOf[code];
       return listPage(ctx, form, field ? { [field]: message } : {}, field ? tr(ctx, 'pages.admin.fix_errors') : message, 400);
     }
@@ -95,7 +96,7 @@ export function registerApiKeyPages(router: Router, kit: ConsoleKit, { container
       await kit.showOnce(ctx, `/admin/api-keys/${key.id}`, token);
     } catch (error) {
       if (error instanceof AppError && error.status === 404) throw error;
-      await keyPage(ctx, key, { formError: refusal(error).message }, 400);
+      await keyPage(ctx, key, { formError: refusalText(ctx, error) }, 400);
     }
   });
 }

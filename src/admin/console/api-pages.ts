@@ -6,7 +6,7 @@ import { apiIdentifierSchema, maxApiAccessTokenTtl, scopeTokenPattern } from '..
 import { AppError } from '../../errors/app-error.js';
 import { fieldErrors } from '../../interactions/form-schemas.js';
 import { tr, translateErrors } from '../../interactions/page-context.js';
-import { refusal, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
+import { refusal, refusalText, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
 
 const identifierQuery = z.object({ identifier: apiIdentifierSchema });
 const settingsForm = z.object({
@@ -19,6 +19,11 @@ const settingsForm = z.object({
   rbac: z.literal('on').optional(),
 });
 const createForm = settingsForm.extend({ identifier: z.string().trim().refine((value) => apiIdentifierSchema.safeParse(value).success, 'pages.admin.apis.identifier_invalid') });
+
+/** The catalogue's message for a field the service names in a refusal (`scopes: …`). */
+const fieldMessages: Record<string, string> = {
+  identifier: 'pages.admin.apis.identifier_invalid', name: 'pages.admin.apis.name_required', scopes: 'pages.admin.apis.scopes_invalid', accessTokenTtl: 'pages.admin.apis.ttl_invalid',
+};
 
 const valuesOf = (api: RegisteredApi) => ({ name: api.name ?? '', scopes: api.scopes.join(' '), accessTokenTtl: String(api.accessTokenTtl), rbac: api.rbac ? 'on' : undefined });
 const href = (api: Pick<RegisteredApi, 'identifier'>, action = 'show') => `/admin/apis/${action}?${new URLSearchParams({ identifier: api.identifier })}`;
@@ -45,7 +50,8 @@ export function registerApiPages(router: Router, kit: ConsoleKit, { container }:
     const { code, message } = refusal(error);
     if (code === 'api_exists') return { errors: { identifier: tr(ctx, 'pages.admin.apis.exists') }, formError: tr(ctx, 'pages.admin.fix_errors') };
     const field = /^(identifier|name|scopes|accessTokenTtl|rbac): /.exec(message)?.[1];
-    return field ? { errors: { [field]: message.slice(field.length + 2) }, formError: tr(ctx, 'pages.admin.fix_errors') } : { errors: {}, formError: message };
+    if (!field) return { errors: {}, formError: refusalText(ctx, error) };
+    return { errors: { [field]: fieldMessages[field] ? tr(ctx, fieldMessages[field]) : message.slice(field.length + 2) }, formError: tr(ctx, 'pages.admin.fix_errors') };
   }
 
   router.get('/apis', async (ctx) => kit.page(ctx, 'apis', 'apis', 'pages.admin.apis.title', { apis: await apis.list(), href }));
@@ -96,7 +102,7 @@ export function registerApiPages(router: Router, kit: ConsoleKit, { container }:
     try {
       await apis.delete(api.identifier, kit.actor(ctx));
     } catch (error) {
-      return apiPage(ctx, api, { formError: refusal(error).message }, 400);
+      return apiPage(ctx, api, { formError: refusalText(ctx, error) }, 400);
     }
     kit.seeOther(ctx, '/admin/apis', 'deleted');
   });

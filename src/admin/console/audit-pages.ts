@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors/app-error.js';
 import { tr } from '../../interactions/page-context.js';
-import { refusal, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
+import { refusalText, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
 
 const pageSize = 50;
 const uuid = z.uuid();
@@ -39,7 +39,7 @@ export function registerAuditPages(router: Router, kit: ConsoleKit, { container 
     try {
       page = await audit.query({ accountId, actor: filter.actor || undefined, type: filter.type || undefined, cursor: filter.cursor, limit: pageSize });
     } catch (error) {
-      return show({ formError: refusal(error).message }, 400);
+      return show({ formError: refusalText(ctx, error) }, 400);
     }
     const kept = Object.fromEntries(Object.entries(values).filter(([, value]) => value));
     const older = page.nextCursor ? `/admin/audit?${new URLSearchParams({ ...kept, cursor: page.nextCursor })}` : undefined;

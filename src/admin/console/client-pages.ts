@@ -7,7 +7,7 @@ import { clientTypes, type ClientType } from '../../clients/client.entity.js';
 import { redirectUriProblem } from '../../clients/redirect-uri.js';
 import { tr, translateErrors } from '../../interactions/page-context.js';
 import { fieldErrors } from '../../interactions/form-schemas.js';
-import { lines, param, refusal, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
+import { lines, param, refusalText, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
 
 const clientId = z.string().regex(/^[\w.-]{1,200}$/);
 const checkbox = z.literal('on').optional();
@@ -79,7 +79,7 @@ export function registerClientPages(router: Router, kit: ConsoleKit, { container
       if (secret) return kit.showOnce(ctx, path, secret);
       kit.seeOther(ctx, path, 'created');
     } catch (error) {
-      return newPage(ctx, form, {}, refusal(error).message, 400);
+      return newPage(ctx, form, {}, refusalText(ctx, error), 400);
     }
   });
 
@@ -99,7 +99,7 @@ export function registerClientPages(router: Router, kit: ConsoleKit, { container
     try {
       await clients.update(client.clientId, changes, kit.actor(ctx));
     } catch (error) {
-      return refused(refusal(error).message);
+      return refused(refusalText(ctx, error));
     }
     kit.seeOther(ctx, `/admin/clients/${client.clientId}`, 'saved');
   });
@@ -111,7 +111,7 @@ export function registerClientPages(router: Router, kit: ConsoleKit, { container
       const { secret } = await clients.rotateSecret(client.clientId, kit.actor(ctx));
       await kit.showOnce(ctx, `/admin/clients/${client.clientId}`, secret);
     } catch (error) {
-      await clientPage(ctx, client, { formError: refusal(error).message }, 400);
+      await clientPage(ctx, client, { formError: refusalText(ctx, error) }, 400);
     }
   });
 

@@ -92,6 +92,24 @@ export function refusal(error: unknown): AppError {
   throw error;
 }
 
+/**
+ * Service refusals the console can meet whose codes have a message in the catalogue
+ * (`pages.admin.errors.<code>`); the services speak English, the pages the person's language.
+ */
+export const cataloguedRefusals: ReadonlySet<string> = new Set([
+  'invalid_name', 'invalid_redirect_uri', 'invalid_backchannel_logout_uri', 'invalid_ttl', 'invalid_client_settings', 'client_has_no_secret',
+  'client_not_found', 'account_not_found', 'invalid_email', 'invalid_password', 'email_taken', 'unknown_role',
+  'invalid_role_name', 'role_exists', 'invalid_description', 'unknown_api', 'unknown_permission',
+  'invalid_api', 'api_exists', 'api_in_use', 'api_read_only',
+  'invalid_scope', 'invalid_expiry', 'invalid_owner', 'api_key_revoked', 'invalid_cursor',
+]);
+
+/** A refusal's message in the page's language: the catalogue's for a known code, else the service's own words. Rethrows what is no refusal. */
+export function refusalText(ctx: Context, error: unknown): string {
+  const refused = refusal(error);
+  return cataloguedRefusals.has(refused.code) ? tr(ctx, `pages.admin.errors.${refused.code}`) : refused.message;
+}
+
 /** Dates as the pages show them: UTC, to the minute. */
 export function when(date: Date | null | undefined): string {
   return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';

@@ -7,9 +7,11 @@ import { tr, translateErrors } from '../../interactions/page-context.js';
 import type { RoleDetail, RoleHolder } from '../../rbac/rbac-service.js';
 import { roleNamePattern } from '../../rbac/rbac-service.js';
 import { adminRole } from '../api/admin-api.js';
-import { param, refusal, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
+import { param, refusal, refusalText, type ConsoleDeps, type ConsoleKit } from './console-kit.js';
 
 const roleName = z.string().regex(roleNamePattern);
+const holderPageSize = 25;
+const holdersQuery = z.object({ after: z.string().max(320).optional().catch(undefined) });
 const createForm = z.object({
   name: z.string().trim().regex(roleNamePattern, 'pages.admin.roles.name_invalid'),
   description: z.string().trim().max(500, 'pages.admin.roles.description_too_long').optional(),
@@ -20,7 +22,7 @@ const holderForm = z.object({ kind: z.enum(['account', 'client']), holder: z.str
 
 /** /admin/roles: list and create roles; per role its permissions per API, description, holders; delete. */
 export function registerRolePages(router: Router, kit: ConsoleKit, { container }: ConsoleDeps): void {
-  const { rbac, apis, clients } = container;
+  const { rbac, apis } = container;
 
   const listPage = async (ctx: Context, values: Record<string, string | undefined> = {}, errors: Record<string, string> = {}, formError?: string, status = 200) =>
     kit.page(ctx, 'roles', 'roles', 'pages.admin.roles.title', { roles: await rbac.overview(), values, errors, formError }, status);
@@ -32,10 +34,12 @@ export function registerRolePages(router: Router, kit: ConsoleKit, { container }
     const sections = grantable.map((api) => ({ api, held: held(api.identifier), scopes: [...new Set([...api.scopes, ...held(api.identifier)])] }));
     // Permissions left on an API that is no longer registered can still be removed.
     const orphans = role.permissions.filter((entry) => !grantable.some((api) => api.identifier === entry.api));
-    // Clients are few (registered by hand), so their holders are found by asking each.
-    const clientHolders = [];
-    for (const client of await clients.list()) if ((await rbac.rolesForClient(client.clientId)).includes(role.name)) clientHolders.push(client);
-    await kit.page(ctx, 'roles', 'role', 'pages.admin.roles.role_title', { role, sections, orphans, clientHolders, values: {}, errors: {}, ...locals }, status);
+    // The accounts holding the role come a page at a time (by email, `?after=`); after a refused POST, the first page.
+    const after = ctx.method === 'GET' ? holdersQuery.parse(ctx.query).after : undefined;
+    const holders = await rbac.holders(role.name, { limit: holderPageSize, after });
+    const base = `/admin/roles/${role.name}`;
+    const paging = { first: after ? base : undefined, next: holders.next ? `${base}?${new URLSearchParams({ after: holders.next })}` : undefined };
+    await kit.page(ctx, 'roles', 'role', 'pages.admin.roles.role_title', { role, sections, orphans, holders, paging, values: {}, errors: {}, ...locals }, status);
   }
 
   router.get('/roles', (ctx) => listPage(ctx));
@@ -50,7 +54,7 @@ export function registerRolePages(router: Router, kit: ConsoleKit, { container }
     } catch (error) {
       const refused = refusal(error);
       const errors: Record<string, string> = refused.code === 'role_exists' ? { name: tr(ctx, 'pages.admin.roles.exists') } : {};
-      return listPage(ctx, form, errors, refused.code === 'role_exists' ? tr(ctx, 'pages.admin.fix_errors') : refused.message, 400);
+      return listPage(ctx, form, errors, refused.code === 'role_exists' ? tr(ctx, 'pages.admin.fix_errors') : refusalText(ctx, refused), 400);
     }
   });
 
@@ -75,7 +79,7 @@ export function registerRolePages(router: Router, kit: ConsoleKit, { container }
     try {
       await rbac.setPermissions(role.name, parsed.data.api, wanted, kit.actor(ctx));
     } catch (error) {
-      return rolePage(ctx, role, { formError: refusal(error).message }, 400);
+      return rolePage(ctx, role, { formError: refusalText(ctx, error) }, 400);
     }
     kit.seeOther(ctx, `/admin/roles/${role.name}`, 'saved');
   });
@@ -93,7 +97,7 @@ export function registerRolePages(router: Router, kit: ConsoleKit, { container }
       } catch (error) {
         // An unknown holder is the form's fault here, not a missing page.
         const known = error instanceof AppError && (error.code === 'account_not_found' || error.code === 'client_not_found');
-        const message = known ? tr(ctx, 'pages.admin.roles.holder_not_found') : refusal(error).message;
+        const message = known ? tr(ctx, 'pages.admin.roles.holder_not_found') : refusalText(ctx, error);
         return rolePage(ctx, role, { values: form, failed: change, errors: { holder: message }, formError: tr(ctx, 'pages.admin.fix_errors') }, 400);
       }
       kit.seeOther(ctx, `/admin/roles/${role.name}`, 'saved');
