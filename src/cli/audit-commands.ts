@@ -42,7 +42,7 @@ export const auditCommands: Record<string, CliCommand> = {
   },
   list: {
     summary: 'list events newest first, filtered; --cursor pages on (from the JSON next_cursor)',
-    usage: '[--account ID] [--type T] [--actor A] [--client ID] [--since ISO] [--until ISO] [--limit N] [--cursor C]',
+    usage: '[--account ID|EMAIL] [--type T] [--actor A] [--client ID] [--since ISO] [--until ISO] [--limit N] [--cursor C]',
     options: {
       account: { type: 'string' }, type: { type: 'string' }, actor: { type: 'string' }, client: { type: 'string' },
       since: { type: 'string' }, until: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' },
@@ -50,8 +50,9 @@ export const auditCommands: Record<string, CliCommand> = {
     async run(container, values, _positionals, io) {
       const limit = values.limit === undefined ? 50 : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
-      const account = stringOption(values, 'account');
-      if (account !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(account)) throw new UsageError('--account must be an account id (a UUID)');
+      let account = stringOption(values, 'account');
+      if (account?.includes('@')) account = (await container.accounts.show(account)).id;
+      else if (account !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(account)) throw new UsageError('--account must be an account id (a UUID) or an email');
       const page = await container.audit.query({
         accountId: account, type: stringOption(values, 'type'), actor: stringOption(values, 'actor'), clientId: stringOption(values, 'client'),
         since: dateOption(values, 'since'), until: dateOption(values, 'until'), cursor: stringOption(values, 'cursor'), limit,

@@ -57,13 +57,16 @@ export const userCommands: Record<string, CliCommand> = {
     },
   },
   list: {
-    summary: 'list accounts by email',
-    usage: '[--limit N] [--after EMAIL]',
-    options: { limit: { type: 'string' }, after: { type: 'string' } },
+    summary: 'list accounts by email; --search keeps those whose email begins with the text',
+    usage: '[--limit N] [--after EMAIL] [--search TEXT]',
+    options: { limit: { type: 'string' }, after: { type: 'string' }, search: { type: 'string' } },
     async run(container, values, _positionals, io) {
       const limit = values.limit === undefined ? 100 : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
-      const users = (await container.accounts.list(limit, typeof values.after === 'string' ? values.after : undefined)).map(userJson);
+      const search = typeof values.search === 'string' ? values.search.toLowerCase() : undefined;
+      const after = typeof values.after === 'string' ? values.after : search;
+      // Emails are listed in order, so the matches of a search start right after its text.
+      const users = (await container.accounts.list(limit, after)).filter((user) => !search || user.email.toLowerCase().startsWith(search)).map(userJson);
       print(io, users, (all) => all.map((u) => `${u.id}  ${u.email}${u.disabled ? '  (disabled)' : ''}`).join('\n') || 'no accounts');
     },
   },

@@ -129,5 +129,6 @@ describe('audit list', () => {
     expectRefusal(await cli(['audit', 'list', '--since', 'yesterday']), 2, '--since must be an ISO 8601 date or time');
     expectRefusal(await cli(['audit', 'list', '--limit', '0']), 2, '--limit must be a whole number from 1 to 1000');
     expectRefusal(await cli(['audit', 'list', '--account', 'someone']), 2, '--account must be an account id');
+    expect((await cliJson<{ events: EventJson[] }>(['audit', 'list', '--account', 'TRAIL@example.com'])).events).toEqual(all.events);
   });
 });

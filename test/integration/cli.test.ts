@@ -321,6 +321,7 @@ describe('users', () => {
     expect(emails).toEqual([...emails].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
     expect(listed.every((entry) => !('password_hash' in entry) && !('passwordHash' in entry))).toBe(true);
     expect(await cliJson<UserJson[]>(['users', 'list', '--limit', '1'])).toHaveLength(1);
+    expect((await cliJson<UserJson[]>(['users', 'list', '--search', 'ZE'])).map((entry) => entry.email)).toEqual(['zed@example.com']);
     expectOneLineRefusal(await cli(['users', 'list', '--limit', '0']), [2], '--limit must be a whole number from 1 to 1000');
 
     expect(await cliJson<UserJson>(['users', 'disable', 'zed@example.com'])).toMatchObject({ id: user.id, disabled: true });
