@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount } from '../helpers/accounts-fixtures.js';
-import { auditRows, checkGenericErrors, startAdminApi, type AdminApiFixture } from '../helpers/admin-api-fixtures.js';
+import { allPages, auditRows, checkGenericErrors, concurrentPatches, startAdminApi, type AdminApiFixture } from '../helpers/admin-api-fixtures.js';
 
 let f: AdminApiFixture;
 type Json = Record<string, unknown>;
@@ -43,13 +43,7 @@ describe('/roles', () => {
     expect(await f.api.call('GET', '/roles/{name}', { token: f.readToken, params: { name: 'NOT VALID' } })).toMatchObject({ status: 422 });
 
     for (const name of ['r-a', 'r-b', 'r-c']) await f.t.container.rbac.create(name, undefined, 'test');
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { body: Page } = await f.api.call<Page>('GET', '/roles', { token: f.readToken, query: { limit: 2, cursor: cursor ?? undefined } });
-      seen.push(...page.body.items.map((role) => role.name as string));
-      cursor = page.body.nextCursor;
-    } while (cursor);
+    const seen = (await allPages(f, '/roles')).map((role) => role.name as string);
     expect(seen).toEqual((await f.t.container.rbac.list()).map((role) => role.name));
     expect(seen).toEqual(expect.arrayContaining(['admin', 'clerk', 'r-a', 'r-b', 'r-c']));
     expect(await f.api.call('GET', '/roles', { token: f.readToken, query: { limit: 500 } })).toMatchObject({ status: 422 });
@@ -77,10 +71,7 @@ describe('/roles', () => {
 
   it('gives one of two concurrent PATCHes with the same ETag 200 and the other 412', async () => {
     await f.t.container.rbac.create('racing', undefined, 'test');
-    const params = { name: 'racing' };
-    const etag = (await f.api.call('GET', '/roles/{name}', { token: f.readToken, params })).headers.get('etag')!;
-    const answers = await Promise.all(['first', 'second'].map((description) =>
-      f.api.call('PATCH', '/roles/{name}', { token: f.writeToken, params, headers: { 'if-match': etag }, body: { description } })));
+    const answers = await concurrentPatches(f, '/roles/{name}', { name: 'racing' }, [{ description: 'first' }, { description: 'second' }]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 412]);
   });
 
@@ -174,13 +165,7 @@ describe('/api-keys', () => {
 
   it('pages through keys and answers 404 for unknown ids and 422 for malformed ones', async () => {
     for (const name of ['k1', 'k2', 'k3']) await f.t.container.apiKeys.create({ owner: { type: 'service', clientId: f.botId }, name }, 'test');
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { body: Page } = await f.api.call<Page>('GET', '/api-keys', { token: f.readToken, query: { limit: 2, cursor: cursor ?? undefined } });
-      seen.push(...page.body.items.map((item) => item.id as string));
-      cursor = page.body.nextCursor;
-    } while (cursor);
+    const seen = (await allPages(f, '/api-keys')).map((item) => item.id as string);
     expect(seen).toEqual((await f.t.container.apiKeys.list()).map((key) => key.id));
     const unknown = { apiKeyId: 'f'.repeat(20) };
     for (const [method, path] of [['GET', '/api-keys/{apiKeyId}'], ['POST', '/api-keys/{apiKeyId}/revoke'], ['POST', '/api-keys/{apiKeyId}/rotate']] as const) {
@@ -219,13 +204,7 @@ describe('/audit-events', () => {
     expect(all.body.items[0]).toMatchObject({ actor: 'admin:audit-test', accountId: user.id, details: { before: { name: 'two' }, after: { name: 'three' } } });
     expect(all.body.items[0]).not.toHaveProperty('hash');
 
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { body: Page } = await f.api.call<Page>('GET', '/audit-events', { token: f.readToken, query: { accountId: user.id, limit: 3, cursor: cursor ?? undefined } });
-      seen.push(...page.body.items.map((event) => event.id as string));
-      cursor = page.body.nextCursor;
-    } while (cursor);
+    const seen = (await allPages(f, '/audit-events', { query: { accountId: user.id }, limit: 3 })).map((event) => event.id as string);
     expect(seen).toEqual(all.body.items.map((event) => event.id));
 
     const byActor = await f.api.call<Page>('GET', '/audit-events', { token: f.readToken, query: { actor: 'admin:audit-test', type: 'account.updated' } });

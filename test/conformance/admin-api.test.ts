@@ -3,7 +3,7 @@ import { createLoginThrottleFor } from '../../src/accounts/login-throttle.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
 import * as oidc from 'openid-client';
 import { createAccount, redirectUri, signInForTokens } from '../helpers/accounts-fixtures.js';
-import { adminToken, auditRows, checkGenericErrors, startAdminApi, type AdminApiFixture } from '../helpers/admin-api-fixtures.js';
+import { adminToken, allPages, auditRows, checkGenericErrors, concurrentPatches, startAdminApi, type AdminApiFixture } from '../helpers/admin-api-fixtures.js';
 
 let f: AdminApiFixture;
 const auditActors = async (type: string) => (await auditRows(f.t, type)).map((row) => row.actor);
@@ -121,14 +121,7 @@ describe('/clients', () => {
 
   it('pages through the list with a cursor', async () => {
     for (const name of ['A', 'B', 'C']) await f.t.container.clients.create({ name, type: 'service' }, 'test');
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const answer: { body: Page } = await f.api.call<Page>('GET', '/clients', { token: f.readToken, query: { limit: 2, cursor: cursor ?? undefined } });
-      expect(answer.body.items.length).toBeLessThanOrEqual(2);
-      seen.push(...answer.body.items.map((client) => client.clientId as string));
-      cursor = answer.body.nextCursor;
-    } while (cursor);
+    const seen = (await allPages(f, '/clients')).map((client) => client.clientId as string);
     const all = (await f.t.container.clients.list()).map((client) => client.clientId);
     expect(seen).toEqual(all);
     const services = await f.api.call<Page>('GET', '/clients', { token: f.readToken, query: { type: 'service', limit: 200 } });
@@ -161,10 +154,7 @@ describe('/clients', () => {
 
   it('gives one of two concurrent PATCHes with the same ETag 200 and the other 412', async () => {
     const { client } = await f.t.container.clients.create({ name: 'Race', type: 'service' }, 'test');
-    const params = { clientId: client.clientId };
-    const etag = (await f.api.call('GET', '/clients/{clientId}', { token: f.readToken, params })).headers.get('etag')!;
-    const answers = await Promise.all(['Race A', 'Race B'].map((name) =>
-      f.api.call('PATCH', '/clients/{clientId}', { token: f.writeToken, params, body: { name }, headers: { 'if-match': etag } })));
+    const answers = await concurrentPatches(f, '/clients/{clientId}', { clientId: client.clientId }, [{ name: 'Race A' }, { name: 'Race B' }]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 412]);
     const winner = answers.find((answer) => answer.status === 200)!;
     expect((await f.t.container.clients.show(client.clientId)).name).toBe(winner.body.name);
@@ -231,13 +221,7 @@ describe('/accounts', () => {
 
   it('pages through accounts by email and answers 404 for unknown ids and 422 for ids that are no UUID', async () => {
     for (const email of ['p1@example.com', 'p2@example.com', 'p3@example.com']) await f.t.container.accounts.create({ email, password: 'correct horse battery staple' }, 'test');
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { body: Page } = await f.api.call<Page>('GET', '/accounts', { token: f.readToken, query: { limit: 2, cursor: cursor ?? undefined } });
-      seen.push(...page.body.items.map((account) => account.email as string));
-      cursor = page.body.nextCursor;
-    } while (cursor);
+    const seen = (await allPages(f, '/accounts')).map((account) => account.email as string);
     expect(seen).toEqual([...seen].sort());
     expect(seen).toEqual(expect.arrayContaining(['p1@example.com', 'p2@example.com', 'p3@example.com']));
     for (const [method, path] of [['GET', '/accounts/{accountId}'], ['DELETE', '/accounts/{accountId}'], ['POST', '/accounts/{accountId}/disable'], ['POST', '/accounts/{accountId}/enable'],
@@ -279,10 +263,7 @@ describe('/accounts', () => {
 
   it('gives one of two concurrent PATCHes with the same ETag 200 and the other 412', async () => {
     const user = await createAccount(f.t, { name: 'Racer' });
-    const params = { accountId: user.id };
-    const etag = (await f.api.call('GET', '/accounts/{accountId}', { token: f.readToken, params })).headers.get('etag')!;
-    const answers = await Promise.all(['Racer A', 'Racer B'].map((name) =>
-      f.api.call('PATCH', '/accounts/{accountId}', { token: f.writeToken, params, body: { name }, headers: { 'if-match': etag } })));
+    const answers = await concurrentPatches(f, '/accounts/{accountId}', { accountId: user.id }, [{ name: 'Racer A' }, { name: 'Racer B' }]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 412]);
     const winner = answers.find((answer) => answer.status === 200)!;
     expect((await f.t.container.accounts.show(user.id)).name).toBe(winner.body.name);

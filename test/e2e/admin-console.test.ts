@@ -30,10 +30,7 @@ beforeAll(async () => {
   smtp = await startSmtpReceiver();
   t = await startTestServer({ smtpUrl: smtp.url, captcha: { provider: 'none' } });
   browser = await launchBrowser();
-  const account = await t.container.accounts.create({ ...admin, verified: true, roles: ['admin'] }, 'test');
-  const enrolment = await t.container.mfa.startTotp(account.id, admin.email);
-  await t.container.mfa.confirmTotp(account.id, enrolment.factorId, await generate({ secret: enrolment.secret }), { locale: 'en' });
-  adminSecret = enrolment.secret;
+  adminSecret = await createAdminWithAuthenticator(admin);
   personId = (await t.container.accounts.create({ ...person, verified: true }, 'test')).id;
 });
 afterAll(async () => {
@@ -43,11 +40,29 @@ afterAll(async () => {
   await smtp?.close();
 });
 
+/** An account holding the admin role with an authenticator app enrolled; returns the app's secret. */
+async function createAdminWithAuthenticator(who: { email: string; password: string }): Promise<string> {
+  const account = await t.container.accounts.create({ ...who, verified: true, roles: ['admin'] }, 'test');
+  const enrolment = await t.container.mfa.startTotp(account.id, who.email);
+  await t.container.mfa.confirmTotp(account.id, enrolment.factorId, await generate({ secret: enrolment.secret }), { locale: 'en' });
+  return enrolment.secret;
+}
+
 /**
  * A code from the step after the current one: enrolment spent the current step, and codes are
  * accepted one step either side (RFC 6238 §5.2), so this one is both new and valid.
  */
-const nextStepCode = () => generate({ secret: adminSecret, epoch: Math.floor(Date.now() / 1000) + 30 });
+const nextStepCode = (secret: string) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
+
+/** Signed out, /admin leads to the hosted sign-in; password, then the authenticator app, then the console. */
+async function signInToConsole(page: Page, who: { email: string; password: string }, secret: string): Promise<void> {
+  await page.goto(`${t.issuer}/admin`);
+  await submitSignIn(page, who);
+  await page.getByRole('heading', { name: "Confirm it's you" }).waitFor();
+  await page.getByLabel('Code', { exact: true }).fill(await nextStepCode(secret));
+  await page.getByLabel('Code', { exact: true }).press('Enter');
+  await page.getByRole('heading', { name: 'Admin console' }).waitFor();
+}
 
 /** Presses Tab until the focused element's text is `text`, as a keyboard user would; fails after 20 presses. */
 async function tabTo(page: Page, text: string): Promise<void> {
@@ -67,13 +82,7 @@ it('registers a web client in the console, whose secret a relying party then sig
   const page = await context.newPage();
   const watcher = watchConsole(page);
 
-  // Signed out, /admin leads to the hosted sign-in; password, then the authenticator app.
-  await page.goto(`${t.issuer}/admin`);
-  await submitSignIn(page, admin);
-  await page.getByRole('heading', { name: "Confirm it's you" }).waitFor();
-  await page.getByLabel('Code', { exact: true }).fill(await nextStepCode());
-  await page.getByLabel('Code', { exact: true }).press('Enter');
-  await page.getByRole('heading', { name: 'Admin console' }).waitFor();
+  await signInToConsole(page, admin, adminSecret);
   expect(new URL(page.url()).pathname).toBe('/admin');
   await noSidewaysScroll(page);
 
@@ -138,9 +147,7 @@ it('registers a web client in the console, whose secret a relying party then sig
 it('keeps long ids, redirect URIs, emails and audit details inside a phone screen, and widens the card on a wide one', async () => {
   // A second admin with their own authenticator: the first test spent the next-step code of the first one.
   const other = { email: 'lin.admin@example.com', password: 'saffron beacon tundra mosaic 41' };
-  const account = await t.container.accounts.create({ ...other, verified: true, roles: ['admin'] }, 'test');
-  const enrolment = await t.container.mfa.startTotp(account.id, other.email);
-  await t.container.mfa.confirmTotp(account.id, enrolment.factorId, await generate({ secret: enrolment.secret }), { locale: 'en' });
+  const otherSecret = await createAdminWithAuthenticator(other);
   const longUri = `https://a-rather-long-subdomain-for-layout-checks.tenant-0123456789abcdef.example.com/${'oauth2-callback-segment/'.repeat(6)}done`;
   const { client } = await t.container.clients.create({ name: 'Long URI app', type: 'web', redirectUris: [longUri], postLogoutRedirectUris: [longUri] }, 'test');
   const longEmail = `a.really.long.local.part.for.layout.checks.${'x'.repeat(20)}@a-very-long-domain-name-for-layout-checks.example.com`;
@@ -150,12 +157,7 @@ it('keeps long ids, redirect URIs, emails and audit details inside a phone scree
   const context = await newContext(browser, { viewport: phone });
   const page = await context.newPage();
   const watcher = watchConsole(page);
-  await page.goto(`${t.issuer}/admin`);
-  await submitSignIn(page, other);
-  await page.getByRole('heading', { name: "Confirm it's you" }).waitFor();
-  await page.getByLabel('Code', { exact: true }).fill(await generate({ secret: enrolment.secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
-  await page.getByLabel('Code', { exact: true }).press('Enter');
-  await page.getByRole('heading', { name: 'Admin console' }).waitFor();
+  await signInToConsole(page, other, otherSecret);
 
   await page.goto(`${t.issuer}/admin/clients/${client.clientId}`);
   await page.getByRole('heading', { name: 'Long URI app' }).waitFor();

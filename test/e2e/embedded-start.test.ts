@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -8,14 +7,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { projectRoot } from '../../src/config/load-config.js';
 import { BrowserAgent, signIn } from '../helpers/browser-agent.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  return port;
-}
+import { freePort, killServer, spawnServer } from '../helpers/server-process.js';
 
 /** Resolves with the process' output once a line matches, rejects if it exits first. */
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -55,15 +47,12 @@ beforeAll(async () => {
   issuer = `http://localhost:${port}`;
   // A fresh machine: no DATABASE_URL, no REDIS_URL, no secrets — exactly `npm start`.
   env = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', PORT: String(port), DATA_DIR: dataDir, PORTCULLIS_CONFIG: configFile, LOG_LEVEL: 'info' };
-  server = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/main.ts')], { env, cwd: projectRoot });
+  server = spawnServer(env);
   await waitForLine(server, /Portcullis is listening/);
 }, 90_000);
 
 afterAll(async () => {
-  if (server?.exitCode === null) {
-    server.kill('SIGKILL');
-    await once(server, 'exit');
-  }
+  await killServer(server);
   rmSync(dataDir, { recursive: true, force: true });
 });
 

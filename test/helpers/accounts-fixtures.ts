@@ -134,6 +134,14 @@ export async function signInToAccount(agent: BrowserAgent, origin: string, crede
   return agent.follow(posted.location!);
 }
 
+/** A signed-out visitor's first answer on an account or console page: off to the account client's authorization request, with PKCE. */
+export function expectSentToSignIn(response: PageResponse): void {
+  expect(response.status).toBe(302);
+  expect(response.location!.pathname).toBe('/auth');
+  expect(response.location!.searchParams.get('client_id')).toBe('portcullis-account');
+  expect(response.location!.searchParams.get('code_challenge_method')).toBe('S256');
+}
+
 /** The message in the page's alert banner (form error or error page), as the person reads it. */
 export function alertText(html: string): string | undefined {
   return decode(/role="alert">([^<]+)</.exec(html)?.[1]);

@@ -67,3 +67,28 @@ export async function checkGenericErrors(f: AdminApiFixture, prefixes: readonly 
 export async function auditRows(t: TestServer, type: string): Promise<Array<{ actor: string; account_id: string | null; client_id: string | null; ip: string | null; details: Record<string, unknown> }>> {
   return t.container.dataSource.query('select actor, account_id, client_id, ip, details from audit_events where type = $1 order by id', [type]);
 }
+
+type ListPage = { items: Array<Record<string, unknown>>; nextCursor: string | null };
+
+/**
+ * Every item a list operation answers, following nextCursor page by page until it is null;
+ * each page holds at most `limit` items.
+ */
+export async function allPages(f: AdminApiFixture, path: string, options: { limit?: number; query?: Record<string, string> } = {}): Promise<ListPage['items']> {
+  const limit = options.limit ?? 2;
+  const items: ListPage['items'] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { body: ListPage } = await f.api.call<ListPage>('GET', path, { token: f.readToken, query: { ...options.query, limit, cursor: cursor ?? undefined } });
+    expect(page.body.items.length, `a page of ${path}`).toBeLessThanOrEqual(limit);
+    items.push(...page.body.items);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+/** Two PATCHes sent at once, each with the ETag read just before and one of `bodies`: both answers. */
+export async function concurrentPatches(f: AdminApiFixture, path: string, params: Record<string, string>, bodies: Array<Record<string, unknown>>) {
+  const etag = (await f.api.call('GET', path, { token: f.readToken, params })).headers.get('etag')!;
+  return Promise.all(bodies.map((body) => f.api.call('PATCH', path, { token: f.writeToken, params, body, headers: { 'if-match': etag } })));
+}

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  accountRow, alertText, auditEvents, createAccount, createRelyingParty, fieldError, linkIn, mailTo, messagesTo, signInForTokens,
+  accountRow, alertText, auditEvents, createAccount, createRelyingParty, expectSentToSignIn, fieldError, linkIn, mailTo, messagesTo, signInForTokens,
   signInToAccount, spendLink, startAccountsServer, strongPassword, submitForm, uniqueEmail, userInfo, type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
 
@@ -30,10 +30,7 @@ describe('/account', () => {
     const user = await createAccount(s.t);
     const agent = new BrowserAgent();
     const first = await agent.request(at('/account/password'));
-    expect(first.status).toBe(302);
-    expect(first.location!.pathname).toBe('/auth');
-    expect(first.location!.searchParams.get('client_id')).toBe('portcullis-account');
-    expect(first.location!.searchParams.get('code_challenge_method')).toBe('S256');
+    expectSentToSignIn(first);
     const page = await signInToAccount(agent, s.t.issuer, user, '/account/password');
     expect(page.url.pathname).toBe('/account/password');
     expect(page.html).toContain('Change password');

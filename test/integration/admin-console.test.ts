@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localReturnPath } from '../../src/account/account-session.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  alertText, createAccount, fieldError, recoveryCodesOn, startAccountsServer, strongPassword, submitForm, submitLogin, totpKeyOn, uniqueEmail,
+  alertText, createAccount, expectSentToSignIn, fieldError, recoveryCodesOn, startAccountsServer, strongPassword, submitForm, submitLogin, totpKeyOn, uniqueEmail,
   type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
+import { createConsoleAdmin, signInConsoleAdmin, type ConsoleAdmin } from '../helpers/admin-console-session.js';
 
 let s: AccountsServer;
 
@@ -22,52 +23,27 @@ afterAll(() => s?.close());
 const at = (path: string) => new URL(path, s.t.issuer);
 const mfaAcr = 'urn:portcullis:acr:mfa';
 
-/**
- * A TOTP code from the step after the current one: the enrolment spent the current step, and a
- * code is accepted one step either side (RFC 6238 §5.2), so this one is always new and valid.
- */
-const nextStepCode = (secret: string) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 });
-
-interface Admin { id: string; email: string; password: string; secret: string }
-
-/** An account holding the admin role with an authenticator app enrolled. */
-async function createAdmin(): Promise<Admin> {
-  const email = uniqueEmail('admin');
+/** An account holding the admin role with no second factor enrolled. */
+async function createAdminWithoutFactor(label: string): Promise<{ email: string; password: string }> {
+  const email = uniqueEmail(label);
   const password = strongPassword();
-  const account = await s.t.container.accounts.create({ email, password, verified: true, roles: ['admin'] }, 'test');
-  const enrolment = await s.t.container.mfa.startTotp(account.id, email);
-  await s.t.container.mfa.confirmTotp(account.id, enrolment.factorId, await generate({ secret: enrolment.secret }), { locale: 'en' });
-  return { id: account.id, email, password, secret: enrolment.secret };
+  await s.t.container.accounts.create({ email, password, verified: true, roles: ['admin'] }, 'test');
+  return { email, password };
 }
 
-/** Opens `path` signed out, signs in with password and authenticator code, and lands back there. */
-async function signInAdmin(admin: Admin, path = '/admin'): Promise<{ agent: BrowserAgent; page: PageResponse }> {
-  const agent = new BrowserAgent();
-  const login = await agent.follow(at(path));
-  const challenge = await submitLogin(agent, login, admin);
-  expect(challenge.html, challenge.html.slice(0, 300)).toContain('authenticator app');
-  const verified = await submitForm(agent, challenge, '/mfa', { code: await nextStepCode(admin.secret) });
-  expect(verified.status, verified.html.slice(0, 300)).toBe(303);
-  const page = await agent.follow(verified.location!);
-  expect(page.url.pathname, page.html.slice(0, 1500)).toBe(path);
-  expect(page.status, page.html.slice(0, 300)).toBe(200);
-  return { agent, page };
-}
-
-let admin: Admin;
+let admin: ConsoleAdmin;
 let agent: BrowserAgent;
 let overview: PageResponse;
 
 beforeAll(async () => {
-  admin = await createAdmin();
-  ({ agent, page: overview } = await signInAdmin(admin));
+  admin = await createConsoleAdmin(s.t);
+  ({ agent, page: overview } = await signInConsoleAdmin(s.t, admin));
 });
 
 const get = (path: string) => agent.request(at(path));
 /** Posts a form found on `page` (CSRF token included) and returns the answer. */
 const post = (page: PageResponse, action: string, fields: Record<string, string>) => submitForm(agent, page, action, fields);
 const countClients = async () => (await s.t.container.clients.list()).length;
-/** The one-time secret shown in the element with `id`, as a person copying it gets it (the <wbr> break hints add nothing). */
 /** The page's text without the line-break hints (<wbr>) that long ids, secrets and URIs carry. */
 const plain = (html: string) => html.replace(/<wbr>/g, '');
 /** The one-time secret shown in the element with `id`, as a person copying it gets it. */
@@ -77,12 +53,9 @@ describe('who gets in', () => {
   it('sends a signed-out visitor to the sign-in of the account client, then back to the console page asked for', async () => {
     const visitor = new BrowserAgent();
     const first = await visitor.request(at('/admin/clients'));
-    expect(first.status).toBe(302);
-    expect(first.location!.pathname).toBe('/auth');
-    expect(first.location!.searchParams.get('client_id')).toBe('portcullis-account');
-    expect(first.location!.searchParams.get('code_challenge_method')).toBe('S256');
-    const other = await createAdmin();
-    const { page } = await signInAdmin(other, '/admin/clients');
+    expectSentToSignIn(first);
+    const other = await createConsoleAdmin(s.t);
+    const { page } = await signInConsoleAdmin(s.t, other, '/admin/clients');
     expect(page.html).toContain('<h1>Clients</h1>');
   });
 
@@ -101,12 +74,10 @@ describe('who gets in', () => {
   });
 
   it('sends an admin whose session has no second factor through a step-up sign-in, then lets them in', async () => {
-    const email = uniqueEmail('stepup');
-    const password = strongPassword();
-    await s.t.container.accounts.create({ email, password, verified: true, roles: ['admin'] }, 'test');
+    const stepUpAdmin = await createAdminWithoutFactor('stepup');
     const visitor = new BrowserAgent();
     const login = await visitor.follow(at('/admin'));
-    const posted = await submitLogin(visitor, login, { email, password });
+    const posted = await submitLogin(visitor, login, stepUpAdmin);
     expect(posted.status).toBe(303);
     // Password only (no factor enrolled, none required): the console asks for more.
     let response = await visitor.request(posted.location!);
@@ -126,12 +97,10 @@ describe('who gets in', () => {
   });
 
   it('refuses a POST from an admin session without a second factor with 401', async () => {
-    const email = uniqueEmail('nofactor');
-    const password = strongPassword();
-    await s.t.container.accounts.create({ email, password, verified: true, roles: ['admin'] }, 'test');
+    const noFactorAdmin = await createAdminWithoutFactor('nofactor');
     const visitor = new BrowserAgent();
     const login = await visitor.follow(at('/account'));
-    expect((await submitLogin(visitor, login, { email, password })).status).toBe(303);
+    expect((await submitLogin(visitor, login, noFactorAdmin)).status).toBe(303);
     const page = await visitor.follow(at('/account'));
     const before = await countClients();
     const response = await visitor.request(at('/admin/clients'), { form: { csrf: /name="csrf" value="([^"]+)"/.exec(page.html)![1]!, name: 'Sneaky', type: 'spa', redirectUris: 'https://app.example/cb' } });

@@ -1,44 +1,13 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
-import { createContainer, type Container } from '../../src/container.js';
-import { createLogger } from '../../src/infra/logger.js';
-import { testEnvironment } from '../helpers/test-server.js';
+import { describe, expect, it } from 'vitest';
+import { cliFixture } from '../helpers/cli-fixture.js';
+import type { CliResult } from '../helpers/cli-runner.js';
 
 /** The account commands built on accountAdmin (verify-email, set-roles, update, delete) and `audit list`. */
 
-interface CliResult { code: number; stdout: string; stderr: string }
 interface UserJson { id: string; email: string; email_verified: boolean; name: string | null; roles: string[]; disabled: boolean; mfa_required: boolean }
 
-let env: Record<string, string>;
-let sql: pg.Client;
-let container: Container;
-
-beforeAll(async () => {
-  const environment = await testEnvironment();
-  env = environment.env;
-  sql = new pg.Client({ connectionString: environment.databaseUrl });
-  await sql.connect();
-  container = await createContainer(environment.config, createLogger('silent'), { migrate: true, redis: false });
-});
-
-afterAll(async () => {
-  await container?.close();
-  await sql?.end();
-});
-
-async function cli(argv: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { env, write: (text) => out.push(text), writeError: (text) => err.push(text) });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
-
-async function cliJson<T = Record<string, unknown>>(argv: string[]): Promise<T> {
-  const result = await cli([...argv, '--json']);
-  expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
-  return JSON.parse(result.stdout) as T;
-}
+const t = cliFixture();
+const { cli, cliJson } = t;
 
 function expectRefusal(result: CliResult, code: number, text: string): void {
   expect(result.code).toBe(code);
@@ -49,12 +18,12 @@ function expectRefusal(result: CliResult, code: number, text: string): void {
 }
 
 async function auditOf(accountId: string) {
-  const { rows } = await sql.query<{ type: string; actor: string; details: Record<string, unknown> }>(
+  const { rows } = await t.sql.query<{ type: string; actor: string; details: Record<string, unknown> }>(
     'SELECT type, actor, details FROM audit_events WHERE account_id = $1 ORDER BY id', [accountId]);
   return rows;
 }
 
-const newAccount = (email: string, name?: string) => container.accounts.create({ email, password: 'correct horse battery staple', name }, 'test');
+const newAccount = (email: string, name?: string) => t.container.accounts.create({ email, password: 'correct horse battery staple', name }, 'test');
 
 describe('users verify-email, update, set-roles, delete', () => {
   it('verifies an email and changes name and MFA requirement, auditing before/after', async () => {
@@ -76,8 +45,8 @@ describe('users verify-email, update, set-roles, delete', () => {
 
   it('replaces roles with existing ones only', async () => {
     const account = await newAccount('ro@example.com');
-    await container.rbac.create('ops', undefined, 'test');
-    await container.rbac.create('dev', undefined, 'test');
+    await t.container.rbac.create('ops', undefined, 'test');
+    await t.container.rbac.create('dev', undefined, 'test');
     expect(await cliJson<UserJson>(['users', 'set-roles', 'ro@example.com', '--role', 'ops', '--role', 'dev'])).toMatchObject({ roles: ['dev', 'ops'] });
     expect(await cliJson<UserJson>(['users', 'set-roles', account.id, '--role', 'ops'])).toMatchObject({ roles: ['ops'] });
     expectRefusal(await cli(['users', 'set-roles', account.id, '--role', 'ghost']), 1, 'no role named ghost');
@@ -93,9 +62,9 @@ describe('users verify-email, update, set-roles, delete', () => {
 
   it('deletes an account with its API keys', async () => {
     const account = await newAccount('gone@example.com');
-    const key = await container.apiKeys.create({ owner: { type: 'account', accountId: account.id }, name: 'k' }, 'test');
+    const key = await t.container.apiKeys.create({ owner: { type: 'account', accountId: account.id }, name: 'k' }, 'test');
     expect(await cliJson(['users', 'delete', 'gone@example.com'])).toEqual({ id: account.id, email: 'gone@example.com', deleted: true });
-    expect(await container.apiKeys.verify(key.token)).toBeUndefined();
+    expect(await t.container.apiKeys.verify(key.token)).toBeUndefined();
     expectRefusal(await cli(['users', 'show', account.id]), 1, `no account ${account.id}`);
     expect((await auditOf(account.id)).at(-1)).toMatchObject({ type: 'account.deleted', actor: 'cli', details: { email: 'gone@example.com', apiKeyCount: 1 } });
     expectRefusal(await cli(['users', 'delete', account.id]), 1, 'no account');
@@ -113,7 +82,7 @@ interface EventJson { id: string; type: string; actor: string; account_id: strin
 describe('audit list', () => {
   it('lists events newest first with filters and a cursor', async () => {
     const account = await newAccount('trail@example.com');
-    for (const name of ['a', 'b', 'c']) await container.accountAdmin.update(account.id, { name }, 'cli-test');
+    for (const name of ['a', 'b', 'c']) await t.container.accountAdmin.update(account.id, { name }, 'cli-test');
     const all = await cliJson<{ events: EventJson[]; next_cursor: string | null }>(['audit', 'list', '--account', account.id]);
     expect(all.events.map((event) => event.type)).toEqual(['account.updated', 'account.updated', 'account.updated', 'account.created']);
     expect(all.next_cursor).toBeNull();

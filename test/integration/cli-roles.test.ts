@@ -1,9 +1,5 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContainer, type Container } from '../../src/container.js';
-import { createLogger } from '../../src/infra/logger.js';
-import { cliRunner } from '../helpers/cli-runner.js';
-import { testEnvironment } from '../helpers/test-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cliFixture } from '../helpers/cli-fixture.js';
 
 /** `roles show`, `roles update` and `roles set-permissions`: what the console's role page does, from the command line. */
 
@@ -19,28 +15,16 @@ interface RoleShowJson extends RoleDetailJson {
 }
 
 const api = 'https://tickets.example.test';
-let env: Record<string, string>;
-let sql: pg.Client;
-let container: Container;
-const { cli, cliJson } = cliRunner(() => env);
+const t = cliFixture();
+const { cli, cliJson } = t;
 
 beforeAll(async () => {
-  const environment = await testEnvironment();
-  env = environment.env;
-  sql = new pg.Client({ connectionString: environment.databaseUrl });
-  await sql.connect();
-  container = await createContainer(environment.config, createLogger('silent'), { migrate: true, redis: false });
   // A database API: the CLI finds it like the server does, without a config file.
-  await container.apis.create({ identifier: api, name: 'Tickets', scopes: ['tickets:read', 'tickets:write', 'tickets:close'], rbac: true }, 'test');
-});
-
-afterAll(async () => {
-  await container?.close();
-  await sql?.end();
+  await t.container.apis.create({ identifier: api, name: 'Tickets', scopes: ['tickets:read', 'tickets:write', 'tickets:close'], rbac: true }, 'test');
 });
 
 async function events(type: string, role: string) {
-  const { rows } = await sql.query<{ actor: string; details: Record<string, unknown> }>(
+  const { rows } = await t.sql.query<{ actor: string; details: Record<string, unknown> }>(
     `SELECT actor, details FROM audit_events WHERE type = $1 AND details->>'role' = $2 ORDER BY id`, [type, role]);
   return rows;
 }
@@ -54,7 +38,7 @@ function expectRefusal(result: { code: number; stdout: string; stderr: string },
 
 describe('roles set-permissions', () => {
   it('replaces the role\'s permissions on one API with exactly those given, audited once with before and after', async () => {
-    await container.rbac.create('support', undefined, 'test');
+    await t.container.rbac.create('support', undefined, 'test');
     const set = await cliJson<RoleDetailJson>(['roles', 'set-permissions', 'support', '--api', api, '--permission', 'tickets:write', '--permission', 'tickets:read']);
     expect(set).toMatchObject({ name: 'support', permissions: [{ api, permissions: ['tickets:read', 'tickets:write'] }], holders: { accounts: 0, clients: 0 } });
     const replaced = await cliJson<RoleDetailJson>(['roles', 'set-permissions', 'support', '--api', api, '--permission', 'tickets:close']);
@@ -69,7 +53,7 @@ describe('roles set-permissions', () => {
     expect(human).toMatchObject({ code: 0, stdout: `support may tickets:close tickets:read on ${api}` });
     const none = await cli(['roles', 'set-permissions', 'support', '--api', api, '--none']);
     expect(none).toMatchObject({ code: 0, stdout: `support has no permissions on ${api}` });
-    expect((await container.rbac.show('support')).permissions).toEqual([]);
+    expect((await t.container.rbac.show('support')).permissions).toEqual([]);
   });
 
   it('exits 2 without --api or a choice of permissions, and 1 for scopes the API does not declare or an unknown role', async () => {
@@ -86,7 +70,7 @@ describe('roles set-permissions', () => {
 
 describe('roles update', () => {
   it('changes the description, clears it with "", and refuses more than 500 characters', async () => {
-    await container.rbac.create('triage', 'old words', 'test');
+    await t.container.rbac.create('triage', 'old words', 'test');
     expect(await cliJson<RoleDetailJson>(['roles', 'update', 'triage', '--description', 'Sorts incoming tickets'])).toMatchObject({ name: 'triage', description: 'Sorts incoming tickets' });
     expect((await events('role.updated', 'triage'))[0]).toMatchObject({ actor: 'cli', details: { before: { description: 'old words' }, after: { description: 'Sorts incoming tickets' } } });
     expect(await cliJson<RoleDetailJson>(['roles', 'update', 'triage', '--description', ''])).toMatchObject({ description: null });
@@ -102,18 +86,18 @@ describe('roles update', () => {
 
 describe('roles show', () => {
   it('shows description, permissions per API, and the holders: accounts by email a page at a time, and clients', async () => {
-    await container.rbac.create('agent', 'Answers tickets', 'test');
-    await container.rbac.setPermissions('agent', api, ['tickets:read', 'tickets:write'], 'test');
+    await t.container.rbac.create('agent', 'Answers tickets', 'test');
+    await t.container.rbac.setPermissions('agent', api, ['tickets:read', 'tickets:write'], 'test');
     const emails = ['carol@agents.test', 'Alice@agents.test', 'bob@agents.test'];
     const ids: string[] = [];
     for (const email of emails) {
-      const account = await container.accounts.create({ email, password: 'correct horse battery staple', name: email.split('@')[0] }, 'test');
+      const account = await t.container.accounts.create({ email, password: 'correct horse battery staple', name: email.split('@')[0] }, 'test');
       ids.push(account.id);
-      await container.rbac.assign('agent', { account: email }, 'test');
+      await t.container.rbac.assign('agent', { account: email }, 'test');
     }
-    await container.accountAdmin.disable(ids[2]!, 'test');
-    const { client } = await container.clients.create({ name: 'Mail bridge', type: 'service' }, 'test');
-    await container.rbac.assign('agent', { client: client.clientId }, 'test');
+    await t.container.accountAdmin.disable(ids[2]!, 'test');
+    const { client } = await t.container.clients.create({ name: 'Mail bridge', type: 'service' }, 'test');
+    await t.container.rbac.assign('agent', { client: client.clientId }, 'test');
 
     const first = await cliJson<RoleShowJson>(['roles', 'show', 'agent', '--limit', '2']);
     expect(first).toMatchObject({
@@ -143,8 +127,8 @@ describe('roles show', () => {
 
 describe('roles list', () => {
   it('tells how many accounts and clients hold each role', async () => {
-    await container.rbac.create('lister', undefined, 'test');
-    await container.accounts.create({ email: 'dave@listers.test', password: 'correct horse battery staple', roles: ['lister'] }, 'test');
+    await t.container.rbac.create('lister', undefined, 'test');
+    await t.container.accounts.create({ email: 'dave@listers.test', password: 'correct horse battery staple', roles: ['lister'] }, 'test');
     const listed = await cliJson<Array<{ name: string; holders: { accounts: number; clients: number } }>>(['roles', 'list']);
     expect(listed.find((role) => role.name === 'lister')).toMatchObject({ holders: { accounts: 1, clients: 0 } });
     expect((await cli(['roles', 'list'])).stdout).toContain('lister  [1 accounts, 0 clients]');

@@ -1,54 +1,12 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
+import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/config/load-config.js';
-import { createContainer, type Container } from '../../src/container.js';
-import { createLogger } from '../../src/infra/logger.js';
-import { testEnvironment } from '../helpers/test-server.js';
+import { cliFixture } from '../helpers/cli-fixture.js';
+import type { CliResult } from '../helpers/cli-runner.js';
 
-interface CliResult { code: number; stdout: string; stderr: string }
-
-let env: Record<string, string>;
-let sql: pg.Client;
-let container: Container;
-
-beforeAll(async () => {
-  const environment = await testEnvironment();
-  env = environment.env;
-  sql = new pg.Client({ connectionString: environment.databaseUrl });
-  await sql.connect();
-  // A second, independent view of the same database: what the server would see after a CLI change.
-  container = await createContainer(environment.config, createLogger('silent'), { migrate: false, redis: false });
-});
-
-afterAll(async () => {
-  await container?.close();
-  await sql?.end();
-});
-
-async function* stdinOf(text: string): AsyncIterable<string> {
-  if (text) yield text;
-}
-
-/** Runs the CLI in-process against the test database, capturing both streams. */
-async function cli(argv: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, {
-    env: { ...env, ...options.env }, stdin: stdinOf(options.stdin ?? ''),
-    write: (text) => out.push(text), writeError: (text) => err.push(text),
-  });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
-
-/** Runs a command that must succeed with --json and returns its parsed output. */
-async function cliJson<T = Record<string, unknown>>(argv: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<T> {
-  const result = await cli([...argv, '--json'], options);
-  expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' });
-  return JSON.parse(result.stdout) as T;
-}
+const t = cliFixture();
+const { cli, cliJson } = t;
 
 /** A refusal: non-zero exit, nothing on stdout, one line on stderr without a stack trace. */
 function expectOneLineRefusal(result: CliResult, codes: number[], pattern: RegExp | string): void {
@@ -62,7 +20,7 @@ function expectOneLineRefusal(result: CliResult, codes: number[], pattern: RegEx
 }
 
 async function auditFor(column: 'client_id' | 'account_id', value: string) {
-  const { rows } = await sql.query<{ type: string; actor: string; details: Record<string, unknown> }>(
+  const { rows } = await t.sql.query<{ type: string; actor: string; details: Record<string, unknown> }>(
     `SELECT type, actor, details FROM audit_events WHERE ${column} = $1 ORDER BY id`, [value]);
   return rows;
 }
@@ -85,14 +43,14 @@ describe('clients', () => {
     expect(created.client_id).toMatch(/^[A-Za-z0-9_-]{16,}$/);
     expect(created.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
-    const { rows } = await sql.query<{ row: string; secret_encrypted: string }>(
+    const { rows } = await t.sql.query<{ row: string; secret_encrypted: string }>(
       `SELECT row_to_json(c)::text AS row, secret_encrypted FROM clients c WHERE client_id = $1`, [created.client_id]);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.row).not.toContain(created.client_secret);
     expect(rows[0]!.secret_encrypted.split('.')).toHaveLength(5); // compact JWE
 
     // The server side reads the same secret back for oidc-provider to compare.
-    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({
+    expect(await t.container.clients.oidcMetadata(created.client_id)).toMatchObject({
       client_id: created.client_id, client_secret: created.client_secret, token_endpoint_auth_method: 'client_secret_basic',
     });
     // show never prints the secret again.
@@ -112,27 +70,27 @@ describe('clients', () => {
   it.each(['spa', 'native'])('creates a %s client without a secret', async (type) => {
     const created = await cliJson<ClientJson>(['clients', 'create', '--name', `${type} app`, '--type', type, '--redirect-uri', 'http://127.0.0.1:51000/cb']);
     expect(created).not.toHaveProperty('client_secret');
-    const { rows } = await sql.query(`SELECT secret_encrypted FROM clients WHERE client_id = $1`, [created.client_id]);
+    const { rows } = await t.sql.query(`SELECT secret_encrypted FROM clients WHERE client_id = $1`, [created.client_id]);
     expect(rows).toEqual([{ secret_encrypted: null }]);
-    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({ token_endpoint_auth_method: 'none' });
-    expect(await container.clients.oidcMetadata(created.client_id)).not.toHaveProperty('client_secret');
+    expect(await t.container.clients.oidcMetadata(created.client_id)).toMatchObject({ token_endpoint_auth_method: 'none' });
+    expect(await t.container.clients.oidcMetadata(created.client_id)).not.toHaveProperty('client_secret');
   });
 
   it('creates a service client with a secret and no redirect URIs', async () => {
     const created = await cliJson<ClientJson>(['clients', 'create', '--name', 'Worker', '--type', 'service']);
     expect(created.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(created.redirect_uris).toEqual([]);
-    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({ grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'], client_secret: created.client_secret });
+    expect(await t.container.clients.oidcMetadata(created.client_id)).toMatchObject({ grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'], client_secret: created.client_secret });
 
     const refused = await cli(['clients', 'create', '--name', 'Worker', '--type', 'service', '--redirect-uri', 'https://w.example.com/cb']);
     expectOneLineRefusal(refused, [1, 2], 'service clients have no redirect URIs');
   });
 
   it('refuses http redirect URIs on non-loopback hosts, naming the URI', async () => {
-    const before = (await sql.query('SELECT count(*)::int AS n FROM clients')).rows[0].n as number;
+    const before = (await t.sql.query('SELECT count(*)::int AS n FROM clients')).rows[0].n as number;
     const result = await cli(['clients', 'create', '--name', 'Bad', '--type', 'web', '--redirect-uri', 'http://app.example.com/cb']);
     expectOneLineRefusal(result, [1, 2], 'http://app.example.com/cb: https is required except for loopback hosts');
-    expect((await sql.query('SELECT count(*)::int AS n FROM clients')).rows[0].n).toBe(before);
+    expect((await t.sql.query('SELECT count(*)::int AS n FROM clients')).rows[0].n).toBe(before);
   });
 
   it('refuses a redirect URI with a fragment, and a post-logout URI breaking the rules', async () => {
@@ -176,7 +134,7 @@ describe('clients', () => {
     const updated = await cliJson<ClientJson>(['clients', 'update', id, '--name', 'Renamed', '--redirect-uri', 'https://l.example.com/new', '--redirect-uri', 'http://localhost:8080/cb', '--first-party']);
     expect(updated).toMatchObject({ name: 'Renamed', redirect_uris: ['https://l.example.com/new', 'http://localhost:8080/cb'], first_party: true });
     expect(await cliJson<ClientJson>(['clients', 'show', id])).toMatchObject({ name: 'Renamed', redirect_uris: ['https://l.example.com/new', 'http://localhost:8080/cb'], first_party: true });
-    expect(await container.clients.oidcMetadata(id)).toMatchObject({ redirect_uris: ['https://l.example.com/new', 'http://localhost:8080/cb'] });
+    expect(await t.container.clients.oidcMetadata(id)).toMatchObject({ redirect_uris: ['https://l.example.com/new', 'http://localhost:8080/cb'] });
 
     expect(await cliJson<ClientJson>(['clients', 'update', id, '--no-first-party'])).toMatchObject({ first_party: false, name: 'Renamed' });
 
@@ -187,7 +145,7 @@ describe('clients', () => {
     expect(await cliJson(['clients', 'delete', id])).toEqual({ client_id: id, deleted: true });
     expectOneLineRefusal(await cli(['clients', 'show', id]), [1], `no client with id ${id}`);
     expectOneLineRefusal(await cli(['clients', 'delete', id]), [1], `no client with id ${id}`);
-    expect(await container.clients.oidcMetadata(id)).toBeUndefined();
+    expect(await t.container.clients.oidcMetadata(id)).toBeUndefined();
     expect((await cliJson<ClientJson[]>(['clients', 'list'])).some((client) => client.client_id === id)).toBe(false);
 
     const events = await auditFor('client_id', id);
@@ -206,10 +164,10 @@ describe('clients', () => {
     expect(rotated.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(rotated.client_secret).not.toBe(created.client_secret);
 
-    const metadata = await container.clients.oidcMetadata(created.client_id);
+    const metadata = await t.container.clients.oidcMetadata(created.client_id);
     expect(metadata?.client_secret).toBe(rotated.client_secret);
     expect(metadata?.client_secret).not.toBe(created.client_secret);
-    const { rows } = await sql.query<{ row: string }>(`SELECT row_to_json(c)::text AS row FROM clients c WHERE client_id = $1`, [created.client_id]);
+    const { rows } = await t.sql.query<{ row: string }>(`SELECT row_to_json(c)::text AS row FROM clients c WHERE client_id = $1`, [created.client_id]);
     expect(rows[0]!.row).not.toContain(rotated.client_secret);
 
     const events = await auditFor('client_id', created.client_id);
@@ -220,7 +178,7 @@ describe('clients', () => {
   it('refuses to rotate the secret of a public client', async () => {
     const created = await cliJson<ClientJson>(['clients', 'create', '--name', 'Public', '--type', 'spa', '--redirect-uri', 'https://p.example.com/cb']);
     expectOneLineRefusal(await cli(['clients', 'rotate-secret', created.client_id]), [1, 2], 'spa clients are public and have no secret');
-    expect(await container.clients.oidcMetadata(created.client_id)).not.toHaveProperty('client_secret');
+    expect(await t.container.clients.oidcMetadata(created.client_id)).not.toHaveProperty('client_secret');
   });
 
   it('sets back-channel logout, token lifetimes, DPoP and PAR requirements, and clears them', async () => {
@@ -233,7 +191,7 @@ describe('clients', () => {
       backchannel_logout_uri: 'https://t.example.com/logout', backchannel_logout_session_required: true,
       access_token_ttl: 300, id_token_ttl: 600, refresh_token_ttl: 86400, require_dpop: true, require_par: true,
     });
-    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({
+    expect(await t.container.clients.oidcMetadata(created.client_id)).toMatchObject({
       backchannel_logout_uri: 'https://t.example.com/logout', backchannel_logout_session_required: true,
       access_token_ttl: 300, id_token_ttl: 600, refresh_token_ttl: 86400, dpop_bound_access_tokens: true, require_pushed_authorization_requests: true,
     });
@@ -241,7 +199,7 @@ describe('clients', () => {
       'clients', 'update', created.client_id, '--no-backchannel-logout-uri', '--access-token-ttl', 'default', '--no-require-dpop', '--no-require-par',
     ]);
     expect(updated).toMatchObject({ backchannel_logout_uri: null, access_token_ttl: null, id_token_ttl: 600, require_dpop: false, require_par: false });
-    const metadata = await container.clients.oidcMetadata(created.client_id);
+    const metadata = await t.container.clients.oidcMetadata(created.client_id);
     expect(metadata).not.toHaveProperty('backchannel_logout_uri');
     expect(metadata).not.toHaveProperty('access_token_ttl');
     const [, update] = await auditFor('client_id', created.client_id);
@@ -258,11 +216,11 @@ describe('clients', () => {
   it('allows the device flow for native clients only', async () => {
     const native = await cliJson<Record<string, unknown> & ClientJson>(['clients', 'create', '--name', 'TV', '--type', 'native', '--redirect-uri', 'http://127.0.0.1:51000/cb', '--device-flow']);
     expect(native.device_flow).toBe(true);
-    expect(await container.clients.oidcMetadata(native.client_id)).toMatchObject({
+    expect(await t.container.clients.oidcMetadata(native.client_id)).toMatchObject({
       grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     });
     await cliJson(['clients', 'update', native.client_id, '--no-device-flow']);
-    expect(await container.clients.oidcMetadata(native.client_id)).toMatchObject({ grant_types: ['authorization_code', 'refresh_token'] });
+    expect(await t.container.clients.oidcMetadata(native.client_id)).toMatchObject({ grant_types: ['authorization_code', 'refresh_token'] });
     expectOneLineRefusal(await cli(['clients', 'create', '--name', 'SPA', '--type', 'spa', '--redirect-uri', 'https://s.example.com/cb', '--device-flow']), [1, 2], 'only native clients may use the device flow');
   });
 });
@@ -278,9 +236,9 @@ describe('users', () => {
     expect(user).toMatchObject({ email: 'admin@example.com', email_verified: true, name: 'Ada', roles: ['admin'], disabled: false });
 
     // The trailing newline is not part of the password, and the hash is no plain text.
-    expect(await container.accounts.authenticate('admin@example.com', 'correct horse battery staple', {})).toMatchObject({ id: user.id });
-    expect(await container.accounts.authenticate('admin@example.com', 'correct horse battery staple\n', {})).toBeUndefined();
-    const { rows } = await sql.query<{ password_hash: string }>('SELECT password_hash FROM accounts WHERE id = $1', [user.id]);
+    expect(await t.container.accounts.authenticate('admin@example.com', 'correct horse battery staple', {})).toMatchObject({ id: user.id });
+    expect(await t.container.accounts.authenticate('admin@example.com', 'correct horse battery staple\n', {})).toBeUndefined();
+    const { rows } = await t.sql.query<{ password_hash: string }>('SELECT password_hash FROM accounts WHERE id = $1', [user.id]);
     expect(rows[0]!.password_hash).toMatch(/^\$argon2id\$/);
 
     const events = await auditFor('account_id', user.id);
@@ -295,7 +253,7 @@ describe('users', () => {
       [2], '--password-stdin is required');
     expectOneLineRefusal(await cli(['users', 'create', '--email', 'nostdin@example.com', '--password', 'x']), [2], /unknown option/i);
     expectOneLineRefusal(await cli(['users', 'create', '--email', 'nostdin@example.com', '--password-stdin'], { stdin: '' }), [2], 'no password on standard input');
-    const { rows } = await sql.query(`SELECT 1 FROM accounts WHERE email = 'nostdin@example.com'`);
+    const { rows } = await t.sql.query(`SELECT 1 FROM accounts WHERE email = 'nostdin@example.com'`);
     expect(rows).toHaveLength(0);
   });
 
@@ -303,7 +261,7 @@ describe('users', () => {
     await cliJson(['users', 'create', '--email', 'dup@example.com', '--password-stdin'], { stdin: 'first-password' });
     const result = await cli(['users', 'create', '--email', 'DUP@example.com', '--password-stdin'], { stdin: 'second-password' });
     expectOneLineRefusal(result, [1, 2], 'an account with this email exists');
-    const { rows } = await sql.query(`SELECT 1 FROM accounts WHERE lower(email) = 'dup@example.com'`);
+    const { rows } = await t.sql.query(`SELECT 1 FROM accounts WHERE lower(email) = 'dup@example.com'`);
     expect(rows).toHaveLength(1);
   });
 
@@ -327,10 +285,10 @@ describe('users', () => {
     expect(await cliJson<UserJson>(['users', 'disable', 'zed@example.com'])).toMatchObject({ id: user.id, disabled: true });
     expect(await cliJson<UserJson>(['users', 'show', user.id])).toMatchObject({ disabled: true });
     expect((await cli(['users', 'list'])).stdout).toContain(`${user.id}  zed@example.com  (disabled)`);
-    expect(await container.accounts.authenticate('zed@example.com', 'zed-password', {})).toBeUndefined();
+    expect(await t.container.accounts.authenticate('zed@example.com', 'zed-password', {})).toBeUndefined();
 
     expect(await cliJson<UserJson>(['users', 'enable', user.id])).toMatchObject({ id: user.id, disabled: false });
-    expect(await container.accounts.authenticate('zed@example.com', 'zed-password', {})).toMatchObject({ id: user.id });
+    expect(await t.container.accounts.authenticate('zed@example.com', 'zed-password', {})).toMatchObject({ id: user.id });
 
     const events = (await auditFor('account_id', user.id)).filter((event) => event.type.startsWith('account.'));
     expect(events.map((event) => [event.type, event.actor])).toEqual([['account.created', 'cli'], ['account.disabled', 'cli'], ['account.enabled', 'cli']]);
@@ -366,12 +324,12 @@ describe('keys', () => {
     const human = await cli(['keys', 'list']);
     expect(human.stdout).toMatch(new RegExp(`^${next.kid}  RS256  next     activates `, 'm'));
 
-    const { rows } = await sql.query<{ kid: string; actor: string }>(
+    const { rows } = await t.sql.query<{ kid: string; actor: string }>(
       `SELECT details->>'kid' AS kid, actor FROM audit_events WHERE type = 'key.rotated' ORDER BY id`);
     expect(rows).toEqual([{ kid: current.kid, actor: 'cli' }, { kid: next.kid, actor: 'cli' }]);
 
     // The keys the CLI made are the ones the server signs with.
-    expect((await container.keys.privateJwks()).keys.map((key) => key.kid)).toEqual([current.kid, next.kid]);
+    expect((await t.container.keys.privateJwks()).keys.map((key) => key.kid)).toEqual([current.kid, next.kid]);
   });
 
   it('says when a rotated key will sign, for humans', async () => {
@@ -384,7 +342,7 @@ describe('keys', () => {
 describe('audit', () => {
   it('verifies the chain and reports how many events it holds', async () => {
     await cliJson(['clients', 'create', '--name', 'Audited', '--type', 'service']);
-    const { rows } = await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events');
+    const { rows } = await t.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events');
     const total = rows[0]!.n;
     expect(total).toBeGreaterThan(0);
 
@@ -396,7 +354,7 @@ describe('audit', () => {
   it('exports events since a time as JSON lines', async () => {
     const first = await cliJson<ClientJson>(['clients', 'create', '--name', 'Export A', '--type', 'service']);
     const second = await cliJson<ClientJson>(['clients', 'create', '--name', 'Export B', '--type', 'service']);
-    const { rows } = await sql.query<{ id: string; occurred_at: Date }>(
+    const { rows } = await t.sql.query<{ id: string; occurred_at: Date }>(
       `SELECT id::text, occurred_at FROM audit_events WHERE client_id = $1 AND type = 'client.created'`, [second.client_id]);
     const since = rows[0]!.occurred_at.toISOString();
 
@@ -438,7 +396,7 @@ describe('usage errors', () => {
 describe('the real binary', () => {
   function run(args: string[]): Promise<CliResult> {
     const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'portcullis.js'), ...args], {
-      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: projectRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...t.env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -457,7 +415,7 @@ describe('the real binary', () => {
     expect(result.code).toBe(0);
     const created = JSON.parse(result.stdout) as ClientJson;
     expect(created).toMatchObject({ name: 'From Bin', type: 'web', redirect_uris: ['https://bin.example.com/cb'] });
-    expect(await container.clients.oidcMetadata(created.client_id)).toMatchObject({ client_secret: created.client_secret });
+    expect(await t.container.clients.oidcMetadata(created.client_id)).toMatchObject({ client_secret: created.client_secret });
   });
 
   it('exits 2 with one line for a bad command', async () => {

@@ -1,24 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { projectRoot } from '../../src/config/load-config.js';
+import { freePort, killServer, spawnServer } from '../helpers/server-process.js';
 import { createTestDatabase, testRedis } from '../helpers/test-database.js';
 
 interface LogLine { pid?: number; workerPid?: number; msg?: string; requestId?: string; code?: number | null; [key: string]: unknown }
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  return port;
-}
 
 /** Every JSON log line the cluster writes, and a way to wait for the next one that matches. */
 function collectLogs(child: ChildProcess) {
@@ -90,13 +81,13 @@ beforeAll(async () => {
     PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'), PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
   };
-  primary = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/main.ts')], { env, cwd: projectRoot });
+  primary = spawnServer(env);
   logs = collectLogs(primary);
   await logs.waitFor((line) => line.msg === 'cluster ready: every worker is listening');
 }, 180_000);
 
-afterAll(() => {
-  if (primary?.exitCode === null) primary.kill('SIGKILL');
+afterAll(async () => {
+  await killServer(primary);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
