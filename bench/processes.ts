@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -127,6 +128,58 @@ export function sampleRss(rootPid: number): { stop(): RssPeak } {
       clearInterval(timer);
       sample();
       return { perProcess: Math.round(peak.perProcess), total: Math.round(peak.total), processes: peak.processes };
+    },
+  };
+}
+
+/** Jiffies the whole machine spent busy (everything but idle and iowait), from /proc/stat. */
+function machineBusyTicks(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return fields.reduce((sum, value) => sum + value, 0) - fields[3]! - fields[4]!;
+}
+
+/** utime + stime of a process, in jiffies (0 once it is gone). */
+function processTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** PostgreSQL and Redis processes: the bench's, though others may use the same servers. */
+function databasePids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (/^(postgres|redis-server)/.test(readFileSync(`/proc/${entry}/comm`, 'utf8'))) pids.push(Number(entry));
+    } catch {
+      // Gone already.
+    }
+  }
+  return pids;
+}
+
+const ticksPerSecond = 100; // USER_HZ on Linux
+
+/**
+ * How busy the rest of the machine was while a measurement ran: CPU time used by processes
+ * outside the bench's own tree and the databases, as a percentage of all cores. Other work on a
+ * shared machine (a test suite, a compiler) skews every figure; the report says how much there was.
+ */
+export function watchOtherCpu(): { stop(): number } {
+  const ours = () => [...processTree(process.pid), ...databasePids()].reduce((sum, pid) => sum + processTicks(pid), 0);
+  const started = performance.now();
+  const busy0 = machineBusyTicks();
+  const ours0 = ours();
+  return {
+    stop() {
+      const seconds = (performance.now() - started) / 1000;
+      const other = machineBusyTicks() - busy0 - (ours() - ours0);
+      return Math.max(0, Math.round((100 * other) / (seconds * ticksPerSecond * os.availableParallelism())));
     },
   };
 }

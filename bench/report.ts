@@ -4,7 +4,13 @@ import type { RssPeak } from './processes.js';
 import type { Scenario } from './scenarios.js';
 
 /** One measured run: the loader's figures plus the server's peak memory while it ran. */
-export interface Measurement extends LoadResult { rss?: RssPeak; /** The paced rate asked for. */ rate?: number }
+export interface Measurement extends LoadResult {
+  rss?: RssPeak;
+  /** The paced rate asked for. */
+  rate?: number;
+  /** CPU used meanwhile by processes outside the bench and the databases, % of all cores. */
+  otherCpu?: number;
+}
 
 export interface ScenarioOutcome {
   id: string;
@@ -19,7 +25,14 @@ export interface ScenarioOutcome {
   misses: string[];
 }
 
-export interface WorkersRun { workers: number; scenarios: ScenarioOutcome[]; serverErrorsLogged: number; serverErrorSample?: string }
+export interface WorkersRun {
+  workers: number;
+  /** Memory once ready, before any load: the baseline the scenarios' peaks grow from. */
+  idleRss?: RssPeak;
+  scenarios: ScenarioOutcome[];
+  serverErrorsLogged: number;
+  serverErrorSample?: string;
+}
 
 export interface BenchResults {
   machine: Machine;
@@ -67,24 +80,45 @@ export function scenarioTable(run: WorkersRun): string {
       s.title, `${rate(s.peak.throughput)} ${s.unit}`, ms(s.peak.p50), ms(s.peak.p95), ms(s.peak.p99), String(s.peak.errors), processes > 1 ? `${rss} (${processes} processes: ${total})` : String(rss),
       s.ceiling ? `${rate(s.ceiling.throughput)} (${s.ceiling.name})` : '–', s.ratio !== undefined ? `${s.ratio.toFixed(2)}×` : '–',
       s.half ? rate(s.half.throughput) : '–', s.half ? ms(s.half.p99) : '–', s.half ? String(s.half.errors) : '–',
+      String(Math.max(s.peak.otherCpu ?? 0, s.half?.otherCpu ?? 0)),
       s.misses.length ? `missed: ${s.misses.join('; ')}` : 'met',
     ];
   });
-  return table(['Scenario', 'Throughput', 'p50 ms', 'p95 ms', 'p99 ms', 'Errors', 'Peak RSS MB', 'Ceiling /s', 'Ours/ceiling', '½-peak /s', '½-peak p99 ms', '½-peak errors', 'Targets'], rows);
+  return table(['Scenario', 'Throughput', 'p50 ms', 'p95 ms', 'p99 ms', 'Errors', 'Peak RSS MB', 'Ceiling /s', 'Ours/ceiling', '½-peak /s', '½-peak p99 ms', '½-peak errors', 'Other CPU %', 'Targets'], rows);
 }
 
 export function ceilingTable(results: BenchResults): string {
   const rows = Object.entries(results.ceilings.provider).map(([id, m]) => [
-    `oidc-provider (memory adapter): ${id}`, `${rate(m.throughput)} req/s`, ms(m.p50), ms(m.p95), ms(m.p99), String(m.errors), String(m.rss?.perProcess ?? '–'),
+    `oidc-provider (memory adapter): ${id}`, `${rate(m.throughput)} req/s`, ms(m.p50), ms(m.p95), ms(m.p99), String(m.errors), String(m.rss?.perProcess ?? '–'), String(m.otherCpu ?? '–'),
   ]);
   const hash = results.ceilings.hash;
-  if (hash) rows.push([`argon2id hashes, ${hash.concurrency} in flight`, `${rate(hash.throughput)} hashes/s`, ms(hash.p50), ms(hash.p95), ms(hash.p99), String(hash.errors), String(hash.rss?.perProcess ?? '–')]);
-  return table(['Ceiling', 'Throughput', 'p50 ms', 'p95 ms', 'p99 ms', 'Errors', 'Peak RSS MB'], rows);
+  if (hash) rows.push([`argon2id hashes, ${hash.concurrency} in flight`, `${rate(hash.throughput)} hashes/s`, ms(hash.p50), ms(hash.p95), ms(hash.p99), String(hash.errors), String(hash.rss?.perProcess ?? '–'), String(hash.otherCpu ?? '–')]);
+  return table(['Ceiling', 'Throughput', 'p50 ms', 'p95 ms', 'p99 ms', 'Errors', 'Peak RSS MB', 'Other CPU %'], rows);
+}
+
+/** Above this much CPU used by other processes (% of all cores), a measurement is flagged as disturbed. */
+export const quietMachineOtherCpu = 5;
+
+/** The largest share of the CPU other processes took during any measurement of the run. */
+export function busiestOtherCpu(results: BenchResults): number {
+  const measurements = [
+    ...Object.values(results.ceilings.provider), ...(results.ceilings.hash ? [results.ceilings.hash] : []),
+    ...results.runs.flatMap((run) => run.scenarios.flatMap((s) => [s.peak, ...(s.half ? [s.half] : [])])),
+  ];
+  return Math.max(0, ...measurements.map((m) => m.otherCpu ?? 0));
+}
+
+/** A warning line when the machine was busy with other work, or undefined when it was quiet. */
+export function disturbanceWarning(results: BenchResults): string | undefined {
+  const busiest = busiestOtherCpu(results);
+  if (busiest <= quietMachineOtherCpu) return undefined;
+  return `**The machine was not quiet**: other processes took up to ${busiest}% of the CPU during some measurements (column "Other CPU %"). Those rows understate what Portcullis can do; run the bench again on a quiet machine.`;
 }
 
 /** bench/results.md: the machine, the settings, and the tables. */
 export function markdownReport(results: BenchResults): string {
   const { machine, settings } = results;
+  const warning = disturbanceWarning(results);
   const lines = [
     '# Portcullis benchmark results',
     '',
@@ -98,11 +132,15 @@ export function markdownReport(results: BenchResults): string {
     '',
     'Latencies are per request (per whole flow for sign-in), from sending to the full response. Peak runs',
     'go flat out; ½-peak runs are paced evenly at half the peak rate. Peak RSS is the largest resident set',
-    'of any one server process while the scenario ran (with several, their count and sum follow).',
+    'of any one server process while the scenario ran (with several, their count and sum follow). Other CPU % is',
+    'the CPU that processes outside the bench and the databases used meanwhile, as a share of all cores: above a',
+    'few percent, the machine was not quiet and the figures understate what it can do.',
     '',
+    ...(warning ? [warning, ''] : []),
   ];
   for (const run of results.runs) {
     lines.push(`## Portcullis, WORKERS=${run.workers}`, '', scenarioTable(run), '');
+    if (run.idleRss) lines.push(`RSS once ready, before any load: ${run.idleRss.perProcess} MB for the largest process${run.idleRss.processes > 1 ? ` (${run.idleRss.processes} processes: ${run.idleRss.total} MB)` : ''}.`, '');
     lines.push(`Server errors logged during the run: ${run.serverErrorsLogged}${run.serverErrorSample ? ` (first: ${run.serverErrorSample})` : ''}.`, '');
     const samples = run.scenarios.flatMap((s) => [...s.peak.errorSamples, ...(s.half?.errorSamples ?? [])].map((e) => `- ${s.id}: ${e}`));
     if (samples.length) lines.push('Error samples:', '', ...samples, '');

@@ -18,8 +18,8 @@ import type { LoaderJob } from './loader.js';
 import { startLoader, type Loader } from './loader-client.js';
 import { readOptions, UsageError, type BenchOptions } from './options.js';
 import { serverErrors, startPortcullis } from './portcullis-server.js';
-import { forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage } from './processes.js';
-import { ceilingTable, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
+import { forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage, watchOtherCpu } from './processes.js';
+import { ceilingTable, disturbanceWarning, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
 import type { ScenarioContext, System, Scenario } from './scenarios.js';
 
 let benchOptions: BenchOptions;
@@ -39,14 +39,16 @@ const log = (message: string) => process.stdout.write(message.startsWith('\n') |
 /** Runs a job while sampling the memory of the process tree under load. */
 async function measure(loader: Loader, job: LoaderJob, serverPid: number, rate?: number): Promise<Measurement> {
   const sampler = sampleRss(serverPid);
+  const elsewhere = watchOtherCpu();
   const outcome = await loader.run(job).then((result) => ({ result }), (error: unknown) => ({ error }));
   const rss = sampler.stop();
+  const otherCpu = elsewhere.stop();
   if ('error' in outcome) throw outcome.error;
-  return { ...outcome.result, rss, ...(rate ? { rate } : {}) };
+  return { ...outcome.result, rss, otherCpu, ...(rate ? { rate } : {}) };
 }
 
 function describe(m: Measurement, unit: string): string {
-  return `${m.throughput.toFixed(1)} ${unit}, p50 ${m.p50} ms, p95 ${m.p95} ms, p99 ${m.p99} ms, ${m.errors} errors, RSS ${m.rss?.perProcess ?? '?'} MB`;
+  return `${m.throughput.toFixed(1)} ${unit}, p50 ${m.p50} ms, p95 ${m.p95} ms, p99 ${m.p99} ms, ${m.errors} errors, RSS ${m.rss?.perProcess ?? '?'} MB, other processes ${m.otherCpu ?? '?'}% CPU`;
 }
 
 /** A scenario that could not run: one error, so the report and the smoke test say so instead of the bench stopping. */
@@ -111,11 +113,12 @@ async function measureHashCeiling(seeded: Seeded, results: BenchResults) {
   const settings: HashSettings = { ...seeded.config.argon2, durationMs: options.durationMs };
   const child = forkScript('hash-ceiling.ts', { BENCH_HASH: JSON.stringify(settings) });
   const sampler = sampleRss(child.pid!);
+  const elsewhere = watchOtherCpu();
   try {
     const reply = await waitForMessage<HashReply>(child, () => true, 'the hash ceiling');
     const rss = sampler.stop();
     if (!reply.result) throw new Error(`hash ceiling: ${reply.error}`);
-    results.ceilings.hash = { ...reply.result, rss };
+    results.ceilings.hash = { ...reply.result, rss, otherCpu: elsewhere.stop() };
     log(`  ceiling argon2id (m=${settings.memoryCost} KiB, t=${settings.timeCost}, p=${settings.parallelism}): ${describe(results.ceilings.hash, 'hashes/s')}`);
   } finally {
     sampler.stop();
@@ -126,8 +129,9 @@ async function measureHashCeiling(seeded: Seeded, results: BenchResults) {
 async function benchPortcullis(loader: Loader, seeded: Seeded, serverEnv: Record<string, string>, http: HttpClient, workers: number, logDir: string, results: BenchResults): Promise<WorkersRun> {
   const logFile = path.join(logDir, `portcullis-workers-${workers}.log`);
   const server = await startPortcullis(serverEnv, workers, logFile, options.cpuProfileDir);
-  log(`  ready (pid ${server.child.pid})`);
-  const run: WorkersRun = { workers, scenarios: [], serverErrorsLogged: 0 };
+  const idleRss = sampleRss(server.child.pid!).stop();
+  log(`  ready (pid ${server.child.pid}), RSS before any load ${idleRss.perProcess} MB`);
+  const run: WorkersRun = { workers, idleRss, scenarios: [], serverErrorsLogged: 0 };
   try {
     const jwks: JSONWebKeySet = await fetchJwks(http, server.target);
     const system: System = {
@@ -201,6 +205,8 @@ async function main() {
 
   for (const run of results.runs) log(`\nPortcullis, WORKERS=${run.workers}\n${scenarioTable(run)}\nserver errors logged: ${run.serverErrorsLogged}`);
   log(`\nCeilings\n${ceilingTable(results)}`);
+  const warning = disturbanceWarning(results);
+  if (warning) log(`\n${warning.replace(/\*\*/g, '')}`);
   mkdirSync(path.dirname(options.output), { recursive: true });
   writeFileSync(options.output, markdownReport(results));
   if (options.json) writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
