@@ -98,7 +98,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const hasher = createPasswordHasher(config.argon2);
   const audit = createAuditService({ repositoryFor: auditRepositoryFor(dataSource.manager) });
   const accounts = createAccountService({ db, hasher });
-  const clients = createClientService({ db, secretBox });
+  const clients = createClientService({ db, secretBox, cacheSeconds: config.clientCacheSeconds });
   // Built-in admin API, config `apis` and APIs registered at run time (src/apis/).
   const apis = createApiRegistry({ db, configured: config.apis, builtin: [adminApi(config.issuer)] });
   const rbac = createRbacService({ db, apis });

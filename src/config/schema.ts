@@ -168,6 +168,8 @@ export const configSchema = z.object({
     personal: z.boolean(),
   }),
   cleanupIntervalSeconds: seconds,
+  /** How long a process trusts client metadata it read (0 = read every time); its own changes apply at once. */
+  clientCacheSeconds: z.number().int().min(0).max(300),
 });
 
 export type Config = z.infer<typeof configSchema>;

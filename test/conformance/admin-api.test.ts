@@ -163,14 +163,27 @@ describe('/clients', () => {
   it('rotates a secret and deletes; unknown clients are 404', async () => {
     const { client, secret } = await f.t.container.clients.create({ name: 'Rotating', type: 'service' }, 'test');
     const params = { clientId: client.clientId };
+    const grant = async (clientSecret: string) => {
+      const response = await fetch(new URL('/token', f.t.issuer), {
+        method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }),
+        headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}` },
+      });
+      return response.ok ? 'granted' : (await response.json() as { error: string }).error;
+    };
+    // The token endpoint has the client's metadata cached (clientCacheSeconds) by now.
+    expect(await grant(secret!)).toBe('granted');
     const rotated = await f.api.call('POST', '/clients/{clientId}/rotate-secret', { token: f.writeToken, params });
     expect(rotated.status).toBe(200);
+    // A change made through this server applies at once, cache or not.
+    expect(await grant(secret!)).toBe('invalid_client');
+    expect(await grant(rotated.body.clientSecret as string)).toBe('granted');
     expect(await f.t.container.clients.authenticate(client.clientId, secret!)).toBeUndefined();
     expect(await f.t.container.clients.authenticate(client.clientId, rotated.body.clientSecret as string)).toBeDefined();
     const { client: spa } = await f.t.container.clients.create({ name: 'SPA', type: 'spa', redirectUris: ['https://spa.example.com/cb'] }, 'test');
     expect(await f.api.call('POST', '/clients/{clientId}/rotate-secret', { token: f.writeToken, params: { clientId: spa.clientId } }))
       .toMatchObject({ status: 422, body: { error: 'client_has_no_secret' } });
     expect((await f.api.call('DELETE', '/clients/{clientId}', { token: f.writeToken, params })).status).toBe(204);
+    expect(await grant(rotated.body.clientSecret as string)).toBe('invalid_client');
     expect(await auditActors('client.deleted')).toContain(`admin:${f.botId}`);
     expect(await f.api.call('GET', '/clients/{clientId}', { token: f.readToken, params })).toMatchObject({ status: 404, body: { error: 'client_not_found' } });
     expect(await f.api.call('DELETE', '/clients/{clientId}', { token: f.writeToken, params })).toMatchObject({ status: 404, body: { error: 'client_not_found' } });

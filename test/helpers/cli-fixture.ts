@@ -20,7 +20,8 @@ export function cliFixture() {
   };
 
   beforeAll(async () => {
-    const environment = await testEnvironment();
+    // The container reads clients afresh, as a server would once clientCacheSeconds passed after a CLI change.
+    const environment = await testEnvironment({ clientCacheSeconds: 0 });
     env = environment.env;
     sql = new pg.Client({ connectionString: environment.databaseUrl });
     await sql.connect();

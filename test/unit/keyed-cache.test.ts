@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { createKeyedCache } from '../../src/infra/keyed-cache.js';
+
+function counting(now: { ms: number }, options: { maxEntries?: number; fail?: boolean } = {}) {
+  const loads: string[] = [];
+  const cache = createKeyedCache<string, string>({
+    ttlMs: 1000, maxEntries: options.maxEntries, clock: () => now.ms,
+    load: async (key) => {
+      loads.push(key);
+      if (options.fail) throw new Error(`no ${key}`);
+      return `${key}@${now.ms}`;
+    },
+  });
+  return { cache, loads };
+}
+
+describe('keyed cache', () => {
+  it('answers from memory within the TTL and loads again after it', async () => {
+    const now = { ms: 0 };
+    const { cache, loads } = counting(now);
+    expect(await cache.get('a')).toBe('a@0');
+    now.ms = 999;
+    expect(await cache.get('a')).toBe('a@0');
+    now.ms = 1000;
+    expect(await cache.get('a')).toBe('a@1000');
+    expect(loads).toEqual(['a', 'a']);
+  });
+
+  it('shares one load between concurrent readers, and loads again after invalidate', async () => {
+    const now = { ms: 0 };
+    const { cache, loads } = counting(now);
+    await Promise.all([cache.get('a'), cache.get('a')]);
+    cache.invalidate('a');
+    now.ms = 5;
+    expect(await cache.get('a')).toBe('a@5');
+    expect(loads).toEqual(['a', 'a']);
+  });
+
+  it('does not keep failures', async () => {
+    const now = { ms: 0 };
+    const { cache, loads } = counting(now, { fail: true });
+    await expect(cache.get('a')).rejects.toThrow('no a');
+    await expect(cache.get('a')).rejects.toThrow('no a');
+    expect(loads).toEqual(['a', 'a']);
+  });
+
+  it('drops the oldest entry beyond maxEntries', async () => {
+    const now = { ms: 0 };
+    const { cache, loads } = counting(now, { maxEntries: 2 });
+    for (const key of ['a', 'b', 'c', 'b', 'a']) await cache.get(key);
+    expect(loads).toEqual(['a', 'b', 'c', 'a']);
+  });
+});
