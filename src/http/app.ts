@@ -20,6 +20,7 @@ import { errorHandler } from './error-handler.js';
 import { createHealthRouter, type ReadinessCheck } from './health-router.js';
 import { viewsDir, type Renderer } from './render.js';
 import { requestContext } from './request-context.js';
+import { gatedRouter } from './router-gate.js';
 import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
 import { themeStylesheet } from './theme.js';
@@ -69,10 +70,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
   app.use(createAdminConsole({ container, host, csrf, render }));
   app.use(staticFiles(path.join(viewsDir, 'static')));
   app.use(themeStylesheet(config.branding));
-  for (const router of routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  for (const router of routers) app.use(gatedRouter(router));
   app.use(host.middleware);
   return app;
 }

@@ -24,7 +24,7 @@ export async function adminToken(t: TestServer, clientId: string, secret: string
 }
 
 export async function startAdminApi(overrides: Record<string, unknown> = {}): Promise<AdminApiFixture> {
-  const t = await startTestServer(overrides);
+  const t = await startTestServer({ clientCacheSeconds: 5, ...overrides });
   const { clients, rbac } = t.container;
   const bot = await clients.create({ name: 'Admin bot', type: 'service' }, 'test');
   await rbac.create('admin', 'administrators', 'test');

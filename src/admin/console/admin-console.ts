@@ -40,7 +40,9 @@ export function createAdminConsole(deps: ConsoleDeps): Middleware {
   const routes = router.routes();
   const allowed = router.allowedMethods();
   return async (ctx, next) => {
-    if (ctx.path === apiRoot || ctx.path.startsWith(`${apiRoot}/`)) return next();
+    const path = ctx.path.toLowerCase();
+    if (path !== '/admin' && !path.startsWith('/admin/')) return next();
+    if (path === apiRoot || path.startsWith(`${apiRoot}/`)) return next();
     // @koa/router's context types differ between routes() and allowedMethods(); the object is the same.
     await routes(ctx as never, () => allowed(ctx as never, next));
   };
