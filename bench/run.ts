@@ -5,7 +5,7 @@
  * Options and environment variables: README "Performance".
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JSONWebKeySet } from 'jose';
@@ -208,7 +208,10 @@ async function main() {
   const warning = disturbanceWarning(results);
   if (warning) log(`\n${warning.replace(/\*\*/g, '')}`);
   mkdirSync(path.dirname(options.output), { recursive: true });
-  writeFileSync(options.output, markdownReport(results));
+  // What profiling found is kept beside the bench and carried into every report.
+  const findingsFile = path.join(import.meta.dirname, 'findings.md');
+  const findings = existsSync(findingsFile) ? `\n${readFileSync(findingsFile, 'utf8')}` : '';
+  writeFileSync(options.output, markdownReport(results) + findings);
   if (options.json) writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
   log(`\nbench: results written to ${options.output}`);
 }
