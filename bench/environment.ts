@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { seedAccounts } from '../src/cli/seed-commands.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { resolveSecrets } from '../src/config/resolve-secrets.js';
 import type { Config } from '../src/config/schema.js';
@@ -96,7 +97,11 @@ export interface Seeded {
  * password. The hash is computed once at the configured argon2 parameters and stored for each, so
  * seeding thousands of accounts takes seconds and every sign-in still verifies a full-cost hash.
  */
-export async function seed(env: Record<string, string>, accountCount: number): Promise<Seeded> {
+/**
+ * Seeds the bench database: the clients, `accountCount` accounts that sign in, and `fillerAccounts`
+ * more that never do (BENCH_FILLER_ACCOUNTS), so sign-in can be compared at 1k and at 1M rows.
+ */
+export async function seed(env: Record<string, string>, accountCount: number, fillerAccounts = Number(process.env.BENCH_FILLER_ACCOUNTS ?? 0)): Promise<Seeded> {
   const config = resolveSecrets(loadConfig({ env: { ...env, ISSUER: 'https://127.0.0.1' } }), () => {});
   const container = await createContainer(config, createLogger('silent'), { migrate: true, redis: false });
   try {
@@ -115,6 +120,8 @@ export async function seed(env: Record<string, string>, accountCount: number): P
         }
       });
     }
+    // The seed command's bulk insert: one statement per batch, the same hash for every row.
+    if (fillerAccounts > 0) await seedAccounts(container.dataSource, { count: fillerAccounts, domain: 'filler.bench.example', passwordHash });
     return {
       config,
       service: { clientId: service.client.clientId, secret: service.secret! },
