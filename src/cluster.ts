@@ -64,7 +64,7 @@ export async function runPrimary(config: ResolvedConfig, logger: Logger): Promis
   const { url, embedded } = await prepareDatabase(config, logger);
   const env: Record<string, string> = {
     // An operator's own setting wins.
-    UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadpoolSize(count)),
+    UV_THREADPOOL_SIZE: String(config.threadpoolSize ?? threadpoolSize(count)),
     // Workers join the embedded PostgreSQL the primary started instead of racing to start it.
     ...(embedded ? { DATABASE_URL: url } : {}),
   };

@@ -38,6 +38,7 @@ import { createOtpService, otpCodeHasher } from './mfa/otp-service.js';
 import { createSmsSender } from './infra/sms.js';
 import { createWebAuthnChallengeStore } from './mfa/webauthn-challenge-store.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
+import { hashConcurrency } from './infra/concurrency-limit.js';
 import { auditRepositoryFor } from './audit/audit-repository.js';
 import { createAuditService } from './audit/audit-service.js';
 import { clientTtlLimits, createClientService } from './clients/client-service.js';
@@ -95,7 +96,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   // One key per purpose, derived from the encryption key, so config holds a single secret.
   const derivedKey = (label: string) => createHmac('sha256', config.secrets.encryptionKey).update(`portcullis ${label}`).digest('hex');
   const secretBox = createSecretBox(config.secrets.encryptionKey);
-  const hasher = createPasswordHasher(config.argon2);
+  const hasher = createPasswordHasher(config.argon2, hashConcurrency(config.threadpoolSize));
   const audit = createAuditService({ repositoryFor: auditRepositoryFor(dataSource.manager) });
   const accounts = createAccountService({ db, hasher });
   const clients = createClientService({ db, secretBox, cacheSeconds: config.clientCacheSeconds });

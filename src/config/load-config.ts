@@ -56,6 +56,7 @@ function fromEnv(env: Env): Tree {
     ['NODE_ENV', ['nodeEnv'], String],
     ['PORT', ['port'], numberOrText],
     ['WORKERS', ['workers'], numberOrText],
+    ['UV_THREADPOOL_SIZE', ['threadpoolSize'], numberOrText],
     ['ISSUER', ['issuer'], String],
     ['LOG_LEVEL', ['logLevel'], String],
     ['DATA_DIR', ['dataDir'], String],

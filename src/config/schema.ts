@@ -27,6 +27,8 @@ export const configSchema = z.object({
   port: z.number().int().min(0).max(65535),
   /** HTTP worker processes sharing the port (src/cluster.ts); unset: one per CPU in production, 1 otherwise; `auto`: one per CPU. */
   workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).optional(),
+  /** UV_THREADPOOL_SIZE as this process was started with (libuv reads it only then); unset: libuv's 4. */
+  threadpoolSize: z.number().int().min(1).max(1024).optional(),
   issuer: z.url().refine((value) => !value.endsWith('/'), 'the issuer has no trailing slash'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   dataDir: z.string().min(1),

@@ -23,6 +23,6 @@ export function createConcurrencyLimit(max: number) {
  * 4) minus two threads kept free, so a burst of sign-ins can't queue JWT signing (WebCrypto),
  * DNS and file reads behind slow hashes.
  */
-export function hashConcurrency(threadpoolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4): number {
+export function hashConcurrency(threadpoolSize = 4): number {
   return Math.max(1, threadpoolSize - 2);
 }
