@@ -6,7 +6,7 @@ import type { Repositories } from '../repositories.js';
 import type { ApiUpdate } from './api-repository.js';
 import { apiChangesSchema, apiInputSchema, type ApiChanges, type ApiInput } from './api-schema.js';
 import type { StoredApi } from './api.entity.js';
-import { createApiSnapshotCache } from './api-snapshot-cache.js';
+import { createKeyedCache } from '../infra/keyed-cache.js';
 
 /** Where an API is defined: Portcullis's own admin API, config `apis`, or the `apis` table. */
 export type ApiSource = 'builtin' | 'config' | 'database';
@@ -80,11 +80,13 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
   for (const api of builtin) fixed.set(api.identifier, fromConfig(api, 'builtin'));
   for (const api of configured) if (!fixed.has(api.identifier)) fixed.set(api.identifier, fromConfig(api, 'config'));
 
-  const cache = createApiSnapshotCache({
-    load: async () => new Map((await db.repos.apis.list()).map((row) => [row.identifier, fromRow(row)])),
+  // The whole table under one key: it is small, and unknown identifiers are answered from it too.
+  const table = createKeyedCache({
+    load: async (_all: 'apis') => new Map((await db.repos.apis.list()).map((row) => [row.identifier, fromRow(row)])),
     ttlMs: cacheSeconds * 1000,
     clock,
   });
+  const cache = { get: () => table.get('apis'), invalidate: () => table.invalidate('apis') };
 
   /** Config and built-in APIs are read-only here: they change where they are defined. */
   function assertWritable(identifier: string): void {

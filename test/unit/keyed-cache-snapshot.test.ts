@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiSnapshotCache } from '../../src/apis/api-snapshot-cache.js';
+import { createKeyedCache } from '../../src/infra/keyed-cache.js';
 
 /** A load whose answer the test hands over when it likes. */
 function controlledLoads() {
@@ -12,11 +12,17 @@ function controlledLoads() {
   };
 }
 
-describe('api snapshot cache', () => {
+/** The registry's use: one key for the whole table. */
+function oneKey<T>(options: { load: () => Promise<T>; ttlMs: number; clock: () => number }) {
+  const cache = createKeyedCache({ ...options, load: (_key: 'all') => options.load() });
+  return { get: () => cache.get('all'), invalidate: () => cache.invalidate('all') };
+}
+
+describe('keyed cache as a one-key table snapshot (the API registry)', () => {
   it('shares one load between concurrent readers and keeps the copy for ttlMs from the start of the read', async () => {
     let now = 0;
     const loads = controlledLoads();
-    const cache = createApiSnapshotCache({ load: loads.load, ttlMs: 5000, clock: () => now });
+    const cache = oneKey({ load: loads.load, ttlMs: 5000, clock: () => now });
     const first = cache.get();
     const second = cache.get();
     now = 1000;
@@ -36,7 +42,7 @@ describe('api snapshot cache', () => {
 
   it('never keeps a load that started before an invalidation', async () => {
     const loads = controlledLoads();
-    const cache = createApiSnapshotCache({ load: loads.load, ttlMs: 5000, clock: () => 0 });
+    const cache = oneKey({ load: loads.load, ttlMs: 5000, clock: () => 0 });
     const stale = cache.get();
     cache.invalidate();
     const fresh = cache.get();
@@ -51,7 +57,7 @@ describe('api snapshot cache', () => {
 
   it('tries again after a failed load', async () => {
     let fail = true;
-    const cache = createApiSnapshotCache({ load: async () => { if (fail) throw new Error('down'); return 'up'; }, ttlMs: 5000, clock: () => 0 });
+    const cache = oneKey({ load: async () => { if (fail) throw new Error('down'); return 'up'; }, ttlMs: 5000, clock: () => 0 });
     await expect(cache.get()).rejects.toThrow('down');
     fail = false;
     expect(await cache.get()).toBe('up');
