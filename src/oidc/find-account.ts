@@ -1,5 +1,6 @@
 import type { AccountService } from '../accounts/account-service.js';
 import { idTokenView } from './client-claims.js';
+import { memoRolesOf } from './request-memo.js';
 
 type OidcContext = { oidc?: { client?: unknown } };
 
@@ -16,7 +17,7 @@ export function createFindAccount(accounts: AccountService) {
        * masks the rest by scope; an ID token keeps only the client's id_token_claims (client-claims.ts).
        */
       async claims(use: string, scope: string) {
-        const roles = scope.split(' ').includes('roles') ? { roles: await accounts.rolesOf(account.id) } : {};
+        const roles = scope.split(' ').includes('roles') ? { roles: await memoRolesOf(ctx, 'account', account.id, () => accounts.rolesOf(account.id)) } : {};
         const claims = { sub: account.id, email: account.email, email_verified: account.emailVerified, ...(account.name ? { name: account.name } : {}), ...roles };
         return use === 'id_token' ? { sub: account.id, ...idTokenView(claims, (ctx as OidcContext).oidc?.client) } : claims;
       },

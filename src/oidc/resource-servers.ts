@@ -1,5 +1,6 @@
 import { errors, type AsymmetricSigningAlgorithm, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ApiLookup, RegisteredApi } from '../apis/api-registry.js';
+import { rolesForRequest } from './request-memo.js';
 
 /** What tokens need to know about roles (rbac-service.ts). */
 export interface RoleLookup {
@@ -62,9 +63,11 @@ export function createResourceServers(apis: ApiLookup, defaultAlg: string, oidcS
       refuseUnknownScopes(ctx, declared, requested.length > 1 ? 'the requested resources' : api.identifier);
       let scopes = api.scopes;
       if (api.rbac) {
-        const held = await subjectRoles(ctx, roles);
+        // Memoised per request: extraTokenClaims asks the same questions for this token.
+        const perRequest = rolesForRequest(ctx, roles);
+        const held = await subjectRoles(ctx, perRequest);
         if (held) {
-          const permitted = new Set(await roles.permissionsFor(held, api.identifier));
+          const permitted = new Set(await perRequest.permissionsFor(held, api.identifier));
           scopes = scopes.filter((scope) => permitted.has(scope));
         }
       }
