@@ -1,5 +1,16 @@
 # Portcullis: one stateless process; run several behind a TLS proxy with PostgreSQL and Redis.
-# The TypeScript runs through tsx (a runtime dependency), so there is no build stage.
+# Stage 1 compiles the TypeScript; the image runs plain JavaScript (less memory, faster start
+# than running the sources through tsx) and carries no compiler and no src/.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/ scripts/
+COPY migrations/ migrations/
+COPY src/ src/
+RUN npm run build
+
 FROM node:20-bookworm-slim
 
 ENV NODE_ENV=production \
@@ -11,13 +22,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# tsconfig.json keeps tsx's compiler options identical to development.
-COPY tsconfig.json ./
 COPY bin/ bin/
 COPY config/ config/
-COPY migrations/ migrations/
-COPY src/ src/
 COPY views/ views/
+COPY --from=build /app/build/ build/
 
 # The code stays root-owned and read-only to the service user; only DATA_DIR is writable.
 RUN mkdir -p "$DATA_DIR" && chown node:node "$DATA_DIR"
@@ -30,4 +38,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Exec form: node is PID 1 and receives SIGTERM itself, so in-flight requests drain.
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "build/src/main.js"]

@@ -15,13 +15,13 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts Portcullis (src/main.ts, as `npm start` does) and waits until /readyz answers 200. */
+/** Starts Portcullis (build/src/main.js, as `npm start` does) and waits until /readyz answers 200. */
 export async function startPortcullis(serverEnv: Record<string, string>, workers: number, logFile: string, cpuProfileDir?: string) {
   const port = await freePort();
   const logFd = openSync(logFile, 'w');
   // A profile per server process, written when it exits (BENCH_CPU_PROF=dir).
   const profiling = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfileDir)}`] : [];
-  const child = spawnEntry('src/main.ts', {
+  const child = spawnEntry('build/src/main.js', {
     ...process.env, ...serverEnv, PORT: String(port), ISSUER: `https://127.0.0.1:${port}`, WORKERS: String(workers),
   }, ['ignore', logFd, 'pipe'], profiling);
   closeSync(logFd);

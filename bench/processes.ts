@@ -1,4 +1,4 @@
-import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +7,10 @@ import { fileURLToPath } from 'node:url';
 export const benchDir = path.dirname(fileURLToPath(import.meta.url));
 export const projectRoot = path.resolve(benchDir, '..');
 
-/** tsx for TypeScript, and the watchdog that ends a child whose parent is gone. */
-const execArgv = ['--import', 'tsx', '--import', path.join(benchDir, 'exit-with-parent.ts')];
+/** The watchdog that ends a child whose parent is gone (plain JavaScript: the server runs without tsx). */
+const watchdog = ['--import', path.join(benchDir, 'exit-with-parent.js')];
+/** The bench's own modules are TypeScript, run through tsx. */
+const execArgv = ['--import', 'tsx', ...watchdog];
 
 const children = new Set<ChildProcess>();
 
@@ -25,12 +27,17 @@ export function forkScript(script: string, env: Record<string, string> = {}): Ch
   }));
 }
 
+/** `npm run build` (incremental): the bench measures the compiled JavaScript that production runs. */
+export function buildProject(): void {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' });
+}
+
 /**
- * A TypeScript entry point of the project (src/main.ts) as `npm start` runs it, without IPC.
+ * A compiled entry point of the project (build/src/main.js) as `npm start` runs it, without IPC.
  * `nodeArgs` (e.g. --cpu-prof, which NODE_OPTIONS refuses) reach cluster workers too: they inherit execArgv.
  */
 export function spawnEntry(entry: string, env: Record<string, string>, stdio: StdioOptions, nodeArgs: string[] = []): ChildProcess {
-  return track(spawn(process.execPath, [...nodeArgs, ...execArgv, path.join(projectRoot, entry)], { cwd: projectRoot, env, stdio }));
+  return track(spawn(process.execPath, [...nodeArgs, ...watchdog, path.join(projectRoot, entry)], { cwd: projectRoot, env, stdio }));
 }
 
 /** The first IPC message from `child` that `accept` takes; rejects if the child exits first. */

@@ -18,7 +18,7 @@ import type { LoaderJob } from './loader.js';
 import { startLoader, type Loader } from './loader-client.js';
 import { readOptions, UsageError, type BenchOptions } from './options.js';
 import { serverErrors, startPortcullis } from './portcullis-server.js';
-import { forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage, watchOtherCpu } from './processes.js';
+import { buildProject, forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage, watchOtherCpu } from './processes.js';
 import { ceilingTable, disturbanceWarning, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
 import type { ScenarioContext, System, Scenario } from './scenarios.js';
 
@@ -167,6 +167,8 @@ async function main() {
   stopChildrenOnExit();
   const machine = machineInfo();
   log(`bench: ${smoke ? 'smoke run' : 'full run'}, ${options.durationMs / 1000} s per scenario, WORKERS=${options.workers.join(',')}, ${machine.cpu} × ${machine.cores}, Node ${machine.node}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log('bench: npm run build');
+  buildProject();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-'));
   const redisPrefix = `bench:${randomBytes(6).toString('hex')}:`;
   const databaseUrl = await recreateDatabase(options.adminUrl, options.database);

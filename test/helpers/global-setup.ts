@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,8 @@ function withDatabase(url: string, database: string): string {
  * With DATABASE_URL the suite uses that server, otherwise a real embedded PostgreSQL.
  */
 export default async function setup(project: TestProject) {
+  // Server processes under test run the compiled JavaScript, as production does (`npm run build`, incremental).
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit', cwd: path.resolve(import.meta.dirname, '../..') });
   let adminUrl = process.env.DATABASE_URL;
   let embedded: EmbeddedPostgres | undefined;
   let embeddedDir: string | undefined;

@@ -13,9 +13,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** The real server as `npm start` runs it (src/main.ts through tsx), in a process of its own with only `env`. */
+/**
+ * The real server as `npm start` and the Docker image run it (the compiled build/src/main.js,
+ * which the suite's global setup builds), in a process of its own with only `env`.
+ */
 export function spawnServer(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/main.ts')], { env, cwd: projectRoot });
+  return spawn(process.execPath, [path.join(projectRoot, 'build/src/main.js')], { env, cwd: projectRoot });
 }
 
 /** Kills a server process a test left running and waits until it is gone. */

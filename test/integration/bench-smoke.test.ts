@@ -12,7 +12,7 @@ function runSmokeBench(dir: string): Promise<{ code: number | null; output: stri
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [
       // The watchdog ends the bench (and so its servers) should this test process die first.
-      '--import', 'tsx', '--import', path.join(projectRoot, 'bench/exit-with-parent.ts'), path.join(projectRoot, 'bench/run.ts'), '--smoke',
+      '--import', 'tsx', '--import', path.join(projectRoot, 'bench/exit-with-parent.js'), path.join(projectRoot, 'bench/run.ts'), '--smoke',
       '--output', path.join(dir, 'results.md'), '--json', path.join(dir, 'results.json'), ...(redisUrl ? [] : ['--no-redis']),
     ], {
       cwd: projectRoot,
