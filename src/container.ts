@@ -27,6 +27,7 @@ import { createAdapterFactory } from './oidc/adapters/adapter-factory.js';
 import { createOidcModelRepository } from './oidc/adapters/oidc-model-repository.js';
 import { createClientAdapter } from './oidc/client-adapter.js';
 import { withRefreshGrace } from './oidc/adapters/refresh-grace.js';
+import { refreshTokenLookupsByShape } from './oidc/token-id-shapes.js';
 import { createBackchannelLogout } from './oidc/backchannel-logout.js';
 import { createSessionRevoker } from './oidc/session-revoker.js';
 import { createSessionService } from './sessions/session-service.js';
@@ -117,7 +118,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const refreshGrace = async (clientId: string) => (await db.repos.clients.findById(clientId))?.refreshTokenGraceSeconds ?? 0;
   const adapter = createAdapterFactory({
     dataSource, redis,
-    overrides: { Client: () => clientAdapter, RefreshToken: () => withRefreshGrace(stores('RefreshToken'), refreshGrace) },
+    overrides: { Client: () => clientAdapter, RefreshToken: () => refreshTokenLookupsByShape(withRefreshGrace(stores('RefreshToken'), refreshGrace)) },
   });
   // Attached to the provider by server.ts; without one (CLI) no logout tokens can be signed.
   const backchannel = createBackchannelLogout({ audit, logger });

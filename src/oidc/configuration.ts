@@ -11,6 +11,7 @@ import { createTokenClaims } from './token-claims.js';
 import { clientClaimProperties, validateClientClaimProperty, withClientScopes } from './client-claims.js';
 import { withAdminRole } from '../admin/api/admin-api.js';
 import type { ApiLookup } from '../apis/api-registry.js';
+import { bitsOfOpaqueRandomness } from './token-id-shapes.js';
 
 const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'refresh_token_idle_ttl', 'session_idle_ttl'] as const;
 
@@ -71,6 +72,8 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
     ...(config.nodeEnv === 'production' ? {} : { fetch: loopbackFriendlyFetch }),
     pkce: { required: () => true },
     rotateRefreshToken: true,
+    // Access and refresh token values differ in length, so a lookup skips the store that can't hold one.
+    formats: { bitsOfOpaqueRandomness },
     cookies: {
       keys: config.secrets.cookieKeys,
       long: cookie,

@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BrowserAgent, formAction, formValue, signIn } from '../helpers/browser-agent.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -186,6 +186,36 @@ describe('refresh tokens', () => {
     await expectOAuthError(oidc.refreshTokenGrant(web, first), 'invalid_grant');
     await expectOAuthError(oidc.refreshTokenGrant(web, rotated.refresh_token!), 'invalid_grant');
     expect((await oidc.tokenIntrospection(web, rotated.access_token)).active).toBe(false);
+  });
+});
+
+describe('introspection without a token_type_hint', () => {
+  /** SQL statements that looked up a RefreshToken row while `step` ran. */
+  async function refreshTokenQueries(step: () => Promise<unknown>): Promise<number> {
+    const query = vi.spyOn(t.container.dataSource, 'query');
+    try {
+      await step();
+      return query.mock.calls.filter(([sql, params]) => /FROM oidc_model_instances/.test(String(sql)) && (params as unknown[] | undefined)?.[0] === 'RefreshToken').length;
+    } finally {
+      query.mockRestore();
+    }
+  }
+
+  it('finds refresh and access tokens, and never looks for an access token among the refresh tokens', async () => {
+    const tokens = await codeFlow(web, { scope: 'openid offline_access', prompt: 'consent' });
+    const { access_token: service_token } = await oidc.clientCredentialsGrant(service);
+    // 264-bit access tokens, 256-bit refresh tokens: the length tells them apart (token-id-shapes.ts).
+    expect(tokens.access_token).toMatch(/^[\w-]{44}$/);
+    expect(service_token).toMatch(/^[\w-]{44}$/);
+    expect(tokens.refresh_token).toMatch(/^[\w-]{43}$/);
+
+    expect(await refreshTokenQueries(async () => {
+      expect(await oidc.tokenIntrospection(web, tokens.access_token)).toMatchObject({ active: true, token_type: 'Bearer' });
+      expect((await oidc.tokenIntrospection(service, service_token)).active).toBe(true);
+    })).toBe(0);
+    expect(await refreshTokenQueries(async () => {
+      expect(await oidc.tokenIntrospection(web, tokens.refresh_token!)).toMatchObject({ active: true, sub: accountId });
+    })).toBe(1);
   });
 });
 
