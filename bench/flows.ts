@@ -6,8 +6,13 @@ import { basicAuth, type HttpClient, type HttpResponse } from './http-client.js'
 export interface Target {
   /** The public issuer, e.g. https://127.0.0.1:PORT (production requires https). */
   issuer: string;
-  /** Where requests really go: http://127.0.0.1:PORT. */
+  /** Where requests really go: http://127.0.0.1:PORT (the first instance when there are several). */
   origin: string;
+  /**
+   * Every instance's origin. With several, requests take them in turn, so one sign-in flow or one
+   * refresh-token chain crosses instances: state made on one must be honoured by the other.
+   */
+  origins: string[];
   /** True when the loader plays the trusted proxy: X-Forwarded-Proto/-For on every request. */
   proxied: boolean;
 }
@@ -15,17 +20,26 @@ export interface Target {
 export interface WebClient { clientId: string; secret: string; redirectUri: string }
 export interface Credentials { email: string; password: string }
 
-/** Maps a URL the server printed (issuer-based or relative) to the loopback origin it listens on. */
+let turn = 0;
+/** The instance the next request goes to: the instances in turn. */
+export function nextOrigin(target: Target): string {
+  return target.origins.length > 1 ? target.origins[turn++ % target.origins.length]! : target.origin;
+}
+
+/** Maps a URL the server printed (issuer-based, relative, or an instance's) to the instance the next request goes to. */
 export function toOrigin(target: Target, location: string | URL, base?: URL): URL {
   const url = new URL(location, base ?? target.origin);
   const issuer = new URL(target.issuer);
-  if (url.origin !== issuer.origin && url.origin !== target.origin) return url;
-  return new URL(`${url.pathname}${url.search}`, target.origin);
+  if (url.origin !== issuer.origin && !target.origins.includes(url.origin)) return url;
+  return new URL(`${url.pathname}${url.search}`, nextOrigin(target));
 }
 
-/** The headers a TLS-terminating proxy adds: the client's address and the original scheme. */
+/**
+ * What a TLS-terminating proxy sends on: the public host name (the issuer's, whichever instance
+ * it picks, so every instance builds the same URLs), the original scheme and the client's address.
+ */
 export function proxyHeaders(target: Target, clientIp: string): Record<string, string> {
-  return target.proxied ? { 'x-forwarded-proto': 'https', 'x-forwarded-for': clientIp } : {};
+  return target.proxied ? { host: new URL(target.issuer).host, 'x-forwarded-proto': 'https', 'x-forwarded-for': clientIp } : {};
 }
 
 let ipCounter = 0;
@@ -76,7 +90,8 @@ class Browser {
   readonly ip = nextClientIp();
   constructor(private readonly http: HttpClient, private readonly target: Target) {}
 
-  async request(url: URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<HttpResponse> {
+  async request(to: URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<HttpResponse> {
+    const url = toOrigin(this.target, to);
     const headers: Record<string, string> = { accept: 'text/html', 'user-agent': 'portcullis-bench', ...proxyHeaders(this.target, this.ip) };
     const cookie = this.jar.header(url);
     if (cookie) headers.cookie = cookie;
@@ -147,7 +162,7 @@ export async function loginFlow(options: LoginFlowOptions): Promise<FlowTokens> 
         callback = new URL(location);
         break;
       }
-      url = toOrigin(target, location, url);
+      url = new URL(location, url);
       response = await browser.request(url);
       continue;
     }
@@ -156,12 +171,12 @@ export async function loginFlow(options: LoginFlowOptions): Promise<FlowTokens> 
     const login = formAction(response.body, '/login');
     const confirm = formAction(response.body, '/confirm');
     if (login && !signedIn && csrf) {
-      url = toOrigin(target, login, url);
+      url = new URL(login, url);
       response = await browser.request(url, { form: { csrf, email: credentials.email, password: credentials.password } });
       expectStatus(response, [303], 'POST login');
       signedIn = true;
     } else if (confirm && csrf) {
-      url = toOrigin(target, confirm, url);
+      url = new URL(confirm, url);
       response = await browser.request(url, { form: { csrf } });
       expectStatus(response, [303], 'POST consent');
     } else {
@@ -184,7 +199,7 @@ export async function loginFlow(options: LoginFlowOptions): Promise<FlowTokens> 
 
 /** A token endpoint request with client_secret_basic; throws unless the answer is 200. */
 export async function tokenRequest(http: HttpClient, target: Target, client: { clientId: string; secret: string }, params: Record<string, string>, clientIp = '203.0.113.10'): Promise<Record<string, string> & { expires_in: number; token_type: string }> {
-  const response = await http.request(new URL('/token', target.origin), {
+  const response = await http.request(new URL('/token', nextOrigin(target)), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, client.secret), ...proxyHeaders(target, clientIp) },
     body: new URLSearchParams(params).toString(),

@@ -13,10 +13,10 @@ export interface BenchRequest { method: 'GET' | 'POST'; path: string; headers?: 
 
 export interface AccountPool { emailPattern: string; count: number; password: string }
 
-/** Flat out with autocannon: the peak throughput of a single-request scenario. */
-export interface AutocannonJob { type: 'autocannon'; origin: string; requests: BenchRequest[]; connections: number; durationMs: number }
-/** Evenly paced requests at `rate` per second: latency at a given load (half the peak). */
-export interface PacedHttpJob { type: 'paced-http'; origin: string; requests: BenchRequest[]; concurrency: number; durationMs: number; rate: number }
+/** Flat out with autocannon: the peak throughput of a single-request scenario, connections spread over the instances. */
+export interface AutocannonJob { type: 'autocannon'; origins: string[]; requests: BenchRequest[]; connections: number; durationMs: number }
+/** Evenly paced requests at `rate` per second: latency at a given load (half the peak); the instances in turn. */
+export interface PacedHttpJob { type: 'paced-http'; origins: string[]; requests: BenchRequest[]; concurrency: number; durationMs: number; rate: number }
 /** Whole sign-in flows (or refresh-token rotations) by virtual users, flat out or paced. */
 export interface FlowJob {
   type: 'login' | 'refresh';
@@ -40,29 +40,36 @@ function nextAccount(pool: AccountPool): Credentials {
   return { email: pool.emailPattern.replace('{n}', String(index)), password: pool.password };
 }
 
+/** One autocannon per instance, sharing the connections; one recorder sees every response. */
 async function runAutocannon(job: AutocannonJob): Promise<LoadResult> {
   const recorder = createRecorder();
-  const instance = autocannon({
-    url: job.origin, connections: job.connections, duration: job.durationMs / 1000,
-    requests: job.requests.map((request) => ({ ...request })),
-  });
-  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status >= 200 && status < 300) recorder.success(ms);
-    else recorder.failure(`HTTP ${status}`);
-  });
-  const result = await instance;
-  for (let i = 0; i < result.errors; i++) recorder.failure('connection error');
-  for (let i = 0; i < result.timeouts; i++) recorder.failure('timeout');
-  return recorder.result(result.duration);
+  const connections = Math.max(1, Math.round(job.connections / job.origins.length));
+  const results = await Promise.all(job.origins.map((origin) => {
+    const instance = autocannon({
+      url: origin, connections, duration: job.durationMs / 1000,
+      requests: job.requests.map((request) => ({ ...request })),
+    });
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) recorder.success(ms);
+      else recorder.failure(`HTTP ${status}`);
+    });
+    return instance;
+  }));
+  for (const result of results) {
+    for (let i = 0; i < result.errors; i++) recorder.failure('connection error');
+    for (let i = 0; i < result.timeouts; i++) recorder.failure('timeout');
+  }
+  return recorder.result(Math.max(...results.map((result) => result.duration)));
 }
 
 async function runPacedHttp(job: PacedHttpJob, http: HttpClient): Promise<LoadResult> {
   const positions = new Array<number>(job.concurrency).fill(0);
+  let turn = 0;
   return runLoad({
     concurrency: job.concurrency, durationMs: job.durationMs, rate: job.rate,
     async iterate(vu) {
       const request = job.requests[positions[vu]!++ % job.requests.length]!;
-      const response = await http.request(new URL(request.path, job.origin), request);
+      const response = await http.request(new URL(request.path, job.origins[turn++ % job.origins.length]), request);
       if (response.status < 200 || response.status >= 300) throw new Error(`HTTP ${response.status} ${request.path}: ${response.body.slice(0, 200)}`);
     },
   });

@@ -42,6 +42,8 @@ export function readOptions(argv = process.argv.slice(2), env: NodeJS.ProcessEnv
     warmupMs: number('BENCH_WARMUP', smoke ? 0.5 : 2, { allowZero: true }) * 1000,
     accounts: number('BENCH_ACCOUNTS', smoke ? 200 : 3000),
     // Both a single process and a two-worker cluster (src/cluster.ts) by default; a smoke run checks one.
+    // Then that many instances (WORKERS=1 each) on one database and one Redis, requests spread over them; 1 skips it.
+    instances: number('BENCH_INSTANCES', 2),
     workers: (env.BENCH_WORKERS || env.WORKERS || (smoke ? '1' : '1,2')).split(',').map((w) => Number(w.trim())).filter((w) => Number.isInteger(w) && w > 0),
     adminUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     database: env.BENCH_DATABASE || 'portcullis_bench',
@@ -52,6 +54,8 @@ export function readOptions(argv = process.argv.slice(2), env: NodeJS.ProcessEnv
     json: args.json ?? env.BENCH_JSON,
     only: (args.only ?? env.BENCH_SCENARIOS)?.split(',').map((s) => s.trim()),
     cpuProfileDir: env.BENCH_CPU_PROF,
+    // Extra node flags for the server only (e.g. heap settings), so tsc and the loader keep theirs.
+    serverNodeArgs: (env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     keepDatabase: Boolean(env.BENCH_KEEP_DATABASE),
     keepLogs: Boolean(env.BENCH_KEEP_LOGS),
   };
@@ -61,6 +65,7 @@ export function readOptions(argv = process.argv.slice(2), env: NodeJS.ProcessEnv
     refreshVus: number('BENCH_REFRESH_VUS', smoke ? 4 : 16),
     pacedConcurrency: number('BENCH_PACED_VUS', 32),
   };
+  if (!Number.isInteger(options.instances)) throw new UsageError(`BENCH_INSTANCES must be a whole number, not ${options.instances}`);
   if (!options.workers.length) throw new UsageError('WORKERS / BENCH_WORKERS must be positive integers, e.g. 1 or 1,2');
   const selected = scenarios.filter((s) => !options.only || options.only.includes(s.id));
   if (!selected.length) throw new UsageError(`no scenario matches --only ${options.only?.join(',')}; known: ${scenarios.map((s) => s.id).join(', ')}`);

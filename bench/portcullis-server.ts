@@ -2,6 +2,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Target } from './flows.js';
+import { memoryEnv, memoryNodeFlags } from '../src/runtime-memory.js';
 import { spawnEntry } from './processes.js';
 
 function freePort(): Promise<number> {
@@ -15,15 +16,28 @@ function freePort(): Promise<number> {
   });
 }
 
+export interface StartOptions {
+  workers: number;
+  logFile: string;
+  cpuProfileDir?: string;
+  /** Extra node flags (BENCH_SERVER_NODE_ARGS), after production's so they win. */
+  nodeArgs?: string[];
+  /** The public issuer, when this instance joins another's (two instances behind one name). */
+  issuer?: string;
+}
+
 /** Starts Portcullis (build/src/main.js, as `npm start` does) and waits until /readyz answers 200. */
-export async function startPortcullis(serverEnv: Record<string, string>, workers: number, logFile: string, cpuProfileDir?: string) {
+export async function startPortcullis(serverEnv: Record<string, string>, { workers, logFile, cpuProfileDir, nodeArgs = [], issuer: sharedIssuer }: StartOptions) {
   const port = await freePort();
+  const issuer = sharedIssuer ?? `https://127.0.0.1:${port}`;
   const logFd = openSync(logFile, 'w');
   // A profile per server process, written when it exits (BENCH_CPU_PROF=dir).
   const profiling = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfileDir)}`] : [];
+  // Production's memory settings (src/runtime-memory.ts), as package.json `start` and the Dockerfile apply them.
+  const flags = [...memoryNodeFlags, ...nodeArgs, ...profiling];
   const child = spawnEntry('build/src/main.js', {
-    ...process.env, ...serverEnv, PORT: String(port), ISSUER: `https://127.0.0.1:${port}`, WORKERS: String(workers),
-  }, ['ignore', logFd, 'pipe'], profiling);
+    ...memoryEnv, ...process.env, ...serverEnv, PORT: String(port), ISSUER: issuer, WORKERS: String(workers),
+  }, ['ignore', logFd, 'pipe'], flags);
   closeSync(logFd);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
@@ -36,7 +50,7 @@ export async function startPortcullis(serverEnv: Record<string, string>, workers
     if (ready) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const target: Target = { issuer: `https://127.0.0.1:${port}`, origin, proxied: true };
+  const target: Target = { issuer, origin, origins: [origin], proxied: true };
   return { child, target, stderr: () => stderr };
 }
 

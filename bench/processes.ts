@@ -111,13 +111,13 @@ export function memoryOf(pid: number): { rss: number } | undefined {
 export interface RssPeak { /** Largest resident set of any one process, MB. */ perProcess: number; /** Largest sum over the tree, MB. */ total: number; processes: number }
 
 /**
- * Samples the resident set of a process tree every 100 ms while a measurement runs; the peak
+ * Samples the resident set of process trees (each server instance's) every 100 ms while a measurement runs; the peak
  * of the largest process is what the "≤ 200 MB per process" target is read against.
  */
-export function sampleRss(rootPid: number): { stop(): RssPeak } {
+export function sampleRss(roots: number | number[]): { stop(): RssPeak } {
   const peak: RssPeak = { perProcess: 0, total: 0, processes: 0 };
   const sample = () => {
-    const pids = processTree(rootPid);
+    const pids = [roots].flat().flatMap(processTree);
     let total = 0;
     for (const pid of pids) {
       const memory = memoryOf(pid);

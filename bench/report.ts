@@ -27,6 +27,8 @@ export interface ScenarioOutcome {
 
 export interface WorkersRun {
   workers: number;
+  /** Server instances (separate process trees, ports) sharing the database and Redis. */
+  instances: number;
   /** Memory once ready, before any load: the baseline the scenarios' peaks grow from. */
   idleRss?: RssPeak;
   scenarios: ScenarioOutcome[];
@@ -68,6 +70,24 @@ const textColumns = new Set(['Scenario', 'Ceiling', 'Targets']);
 function table(header: string[], rows: string[][]): string {
   const align = header.map((h) => (textColumns.has(h) ? '---' : '---:'));
   return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+export const setupName = ({ workers, instances }: Pick<WorkersRun, 'workers' | 'instances'>) => (instances > 1 ? `${instances} instances × WORKERS=${workers}` : `WORKERS=${workers}`);
+
+/**
+ * Several instances against one single-process server: does throughput add up when instances
+ * share PostgreSQL and Redis? Undefined without both runs.
+ */
+export function scalingTable(results: BenchResults): string | undefined {
+  const single = results.runs.find((run) => run.instances === 1 && run.workers === 1);
+  const several = results.runs.find((run) => run.instances > 1);
+  if (!single || !several) return undefined;
+  const rows = several.scenarios.flatMap((s) => {
+    const one = single.scenarios.find((o) => o.id === s.id);
+    if (!one || one.peak.throughput === 0) return [];
+    return [[s.title, `${rate(one.peak.throughput)} ${s.unit}`, `${rate(s.peak.throughput)} ${s.unit}`, `${(s.peak.throughput / one.peak.throughput).toFixed(2)}×`, String(s.peak.errors + (s.half?.errors ?? 0))]];
+  });
+  return table(['Scenario', 'One process', `${several.instances} instances`, 'Ratio', 'Errors'], rows);
 }
 
 /** The main table of one WORKERS setting: our figures, the ceiling, half-peak latency, targets. */
@@ -139,12 +159,15 @@ export function markdownReport(results: BenchResults): string {
     ...(warning ? [warning, ''] : []),
   ];
   for (const run of results.runs) {
-    lines.push(`## Portcullis, WORKERS=${run.workers}`, '', scenarioTable(run), '');
+    lines.push(`## Portcullis, ${setupName(run)}`, '', scenarioTable(run), '');
+    if (run.instances > 1) lines.push(`${run.instances} separate servers on their own ports, one PostgreSQL database and one Redis, all answering for the first one's issuer. Requests take the instances in turn, so a sign-in flow's pages, its code exchange and each refresh-token rotation cross between them: sessions, interactions, codes and rotated refresh tokens made on one are honoured (or refused) by the other.`, '');
     if (run.idleRss) lines.push(`RSS once ready, before any load: ${run.idleRss.perProcess} MB for the largest process${run.idleRss.processes > 1 ? ` (${run.idleRss.processes} processes: ${run.idleRss.total} MB)` : ''}.`, '');
     lines.push(`Server errors logged during the run: ${run.serverErrorsLogged}${run.serverErrorSample ? ` (first: ${run.serverErrorSample})` : ''}.`, '');
     const samples = run.scenarios.flatMap((s) => [...s.peak.errorSamples, ...(s.half?.errorSamples ?? [])].map((e) => `- ${s.id}: ${e}`));
     if (samples.length) lines.push('Error samples:', '', ...samples, '');
   }
+  const scaling = scalingTable(results);
+  if (scaling) lines.push('## Instances against one process', '', 'Peak throughput of the instances above against the single process (WORKERS=1) of the same run. On a 2-core machine both instances, the loader, PostgreSQL and Redis share the same two cores, so 2× is not reachable here; the ratio shows what a second instance adds.', '', scaling, '');
   lines.push('## Ceilings', '', ceilingTable(results), '');
   return `${lines.join('\n')}\n`;
 }

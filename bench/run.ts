@@ -19,7 +19,7 @@ import { startLoader, type Loader } from './loader-client.js';
 import { readOptions, UsageError, type BenchOptions } from './options.js';
 import { serverErrors, startPortcullis } from './portcullis-server.js';
 import { buildProject, forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage, watchOtherCpu } from './processes.js';
-import { ceilingTable, disturbanceWarning, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
+import { ceilingTable, disturbanceWarning, scalingTable, setupName, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
 import type { ScenarioContext, System, Scenario } from './scenarios.js';
 
 let benchOptions: BenchOptions;
@@ -37,8 +37,8 @@ const startedAt = performance.now();
 const log = (message: string) => process.stdout.write(message.startsWith('\n') || message.startsWith('|') ? `${message}\n` : `[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
 
 /** Runs a job while sampling the memory of the process tree under load. */
-async function measure(loader: Loader, job: LoaderJob, serverPid: number, rate?: number): Promise<Measurement> {
-  const sampler = sampleRss(serverPid);
+async function measure(loader: Loader, job: LoaderJob, serverPids: number[], rate?: number): Promise<Measurement> {
+  const sampler = sampleRss(serverPids);
   const elsewhere = watchOtherCpu();
   const outcome = await loader.run(job).then((result) => ({ result }), (error: unknown) => ({ error }));
   const rss = sampler.stop();
@@ -58,16 +58,16 @@ function failed(error: unknown): Measurement {
 }
 
 /** Warm-up (discarded), a peak run, then optionally a run paced at half the peak rate. */
-async function runScenario(loader: Loader, system: System, context: ScenarioContext, scenario: Scenario, pid: number, withHalf: boolean) {
+async function runScenario(loader: Loader, system: System, context: ScenarioContext, scenario: Scenario, pids: number[], withHalf: boolean) {
   let peak: Measurement;
   let half: Measurement | undefined;
   try {
     const prepared = await scenario.prepare(system, context);
     if (options.warmupMs > 0) await loader.run(prepared.peak(options.warmupMs));
-    peak = await measure(loader, prepared.peak(options.durationMs), pid);
+    peak = await measure(loader, prepared.peak(options.durationMs), pids);
     if (withHalf) {
       const rate = Math.max(1, peak.throughput / 2);
-      half = await measure(loader, prepared.paced(options.durationMs, rate), pid, rate).catch(failed);
+      half = await measure(loader, prepared.paced(options.durationMs, rate), pids, rate).catch(failed);
     }
   } catch (error) {
     peak = failed(error);
@@ -88,7 +88,7 @@ async function measureProviderCeiling(loader: Loader, seeded: Seeded, http: Http
     const origin = (ready as { origin: string }).origin;
     let nextId = 0;
     const system: System = {
-      target: { issuer: origin, origin, proxied: false },
+      target: { issuer: origin, origin, origins: [origin], proxied: false },
       async userinfoToken() {
         const id = nextId++;
         const reply = waitForMessage<CeilingReply>(child, (m) => 'id' in m && m.id === id, 'the ceiling provider');
@@ -100,7 +100,7 @@ async function measureProviderCeiling(loader: Loader, seeded: Seeded, http: Http
     };
     const context: ScenarioContext = { http, seeded, jwks: { keys: [] }, load };
     for (const scenario of selected.filter((s) => s.ceiling === 'provider')) {
-      const { peak } = await runScenario(loader, system, context, scenario, child.pid!, false);
+      const { peak } = await runScenario(loader, system, context, scenario, [child.pid!], false);
       results.ceilings.provider[scenario.id] = peak;
       log(`  ceiling ${scenario.id}: ${describe(peak, scenario.unit)}`);
     }
@@ -126,24 +126,44 @@ async function measureHashCeiling(seeded: Seeded, results: BenchResults) {
   }
 }
 
-async function benchPortcullis(loader: Loader, seeded: Seeded, serverEnv: Record<string, string>, http: HttpClient, workers: number, logDir: string, results: BenchResults): Promise<WorkersRun> {
-  const logFile = path.join(logDir, `portcullis-workers-${workers}.log`);
-  const server = await startPortcullis(serverEnv, workers, logFile, options.cpuProfileDir);
-  const idleRss = sampleRss(server.child.pid!).stop();
-  log(`  ready (pid ${server.child.pid}), RSS before any load ${idleRss.perProcess} MB`);
-  const run: WorkersRun = { workers, idleRss, scenarios: [], serverErrorsLogged: 0 };
+/** One server configuration: `instances` process trees of `workers` each, on one database and one Redis. */
+type Setup = Pick<WorkersRun, 'workers' | 'instances'>;
+
+async function startInstances(serverEnv: Record<string, string>, { workers, instances }: Setup, logDir: string) {
+  const servers: Awaited<ReturnType<typeof startPortcullis>>[] = [];
+  const logFiles: string[] = [];
   try {
-    const jwks: JSONWebKeySet = await fetchJwks(http, server.target);
+    for (let i = 0; i < instances; i++) {
+      const logFile = path.join(logDir, `portcullis-workers-${workers}${instances > 1 ? `-instance-${i + 1}` : ''}.log`);
+      logFiles.push(logFile);
+      // Every instance answers for the first one's issuer, as instances behind one load balancer do.
+      servers.push(await startPortcullis(serverEnv, { workers, logFile, cpuProfileDir: options.cpuProfileDir, nodeArgs: options.serverNodeArgs, issuer: servers[0]?.target.issuer }));
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => stopChild(server.child)));
+    throw error;
+  }
+  const target = { ...servers[0]!.target, origins: servers.map((server) => server.target.origin) };
+  return { servers, logFiles, target, pids: servers.map((server) => server.child.pid!) };
+}
+
+async function benchPortcullis(loader: Loader, seeded: Seeded, serverEnv: Record<string, string>, http: HttpClient, setup: Setup, logDir: string, results: BenchResults): Promise<WorkersRun> {
+  const { servers, logFiles, target, pids } = await startInstances(serverEnv, setup, logDir);
+  const idleRss = sampleRss(pids).stop();
+  log(`  ready (pid ${pids.join(', ')}), RSS before any load ${idleRss.perProcess} MB`);
+  const run: WorkersRun = { ...setup, idleRss, scenarios: [], serverErrorsLogged: 0 };
+  try {
+    const jwks: JSONWebKeySet = await fetchJwks(http, target);
     const system: System = {
-      target: server.target,
+      target,
       async userinfoToken() {
         const account = { email: seeded.accounts.emailPattern.replace('{n}', String(seeded.accounts.count - 1)), password: seeded.accounts.password };
-        return (await loginFlow({ http, target: server.target, client: seeded.web, credentials: account, jwks })).access_token;
+        return (await loginFlow({ http, target, client: seeded.web, credentials: account, jwks })).access_token;
       },
     };
     const context: ScenarioContext = { http, seeded, jwks, load };
     for (const scenario of selected) {
-      const { peak, half } = await runScenario(loader, system, context, scenario, server.child.pid!, true);
+      const { peak, half } = await runScenario(loader, system, context, scenario, pids, true);
       const ceilingThroughput = scenario.ceiling === 'hash' ? results.ceilings.hash?.throughput : results.ceilings.provider[scenario.id]?.throughput;
       const partial: Omit<ScenarioOutcome, 'misses'> = {
         id: scenario.id, title: scenario.title, unit: scenario.unit, peak, half,
@@ -155,10 +175,12 @@ async function benchPortcullis(loader: Loader, seeded: Seeded, serverEnv: Record
       if (half) log(`  ${scenario.id} at ½ peak (${half.rate?.toFixed(1) ?? '?'}/s): ${describe(half, scenario.unit)}`);
     }
   } finally {
-    await stopChild(server.child);
-    const errors = serverErrors(logFile);
-    run.serverErrorsLogged = errors.count;
-    run.serverErrorSample = errors.sample;
+    await Promise.all(servers.map((server) => stopChild(server.child)));
+    for (const logFile of logFiles) {
+      const errors = serverErrors(logFile);
+      run.serverErrorsLogged += errors.count;
+      run.serverErrorSample ??= errors.sample;
+    }
   }
   return run;
 }
@@ -192,9 +214,10 @@ async function main() {
     log('bench: ceilings');
     if (selected.some((s) => s.ceiling === 'hash')) await measureHashCeiling(seeded, results);
     if (selected.some((s) => s.ceiling === 'provider')) await measureProviderCeiling(loader, seeded, http, results);
-    for (const workers of options.workers) {
-      log(`bench: Portcullis, WORKERS=${workers}`);
-      results.runs.push(await benchPortcullis(loader, seeded, serverEnv, http, workers, tmp, results));
+    const setups: Setup[] = [...options.workers.map((workers) => ({ workers, instances: 1 })), ...(options.instances > 1 ? [{ workers: 1, instances: options.instances }] : [])];
+    for (const setup of setups) {
+      log(`bench: Portcullis, ${setupName(setup)}`);
+      results.runs.push(await benchPortcullis(loader, seeded, serverEnv, http, setup, tmp, results));
     }
   } finally {
     http.close();
@@ -205,7 +228,9 @@ async function main() {
     else rmSync(tmp, { recursive: true, force: true });
   }
 
-  for (const run of results.runs) log(`\nPortcullis, WORKERS=${run.workers}\n${scenarioTable(run)}\nserver errors logged: ${run.serverErrorsLogged}`);
+  for (const run of results.runs) log(`\nPortcullis, ${setupName(run)}\n${scenarioTable(run)}\nserver errors logged: ${run.serverErrorsLogged}`);
+  const scaling = scalingTable(results);
+  if (scaling) log(`\nInstances against one process\n${scaling}`);
   log(`\nCeilings\n${ceilingTable(results)}`);
   const warning = disturbanceWarning(results);
   if (warning) log(`\n${warning.replace(/\*\*/g, '')}`);

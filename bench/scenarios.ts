@@ -50,22 +50,24 @@ function form(system: System, auth: string, path: string, body: Record<string, s
   };
 }
 
-/** Sends each request once and checks the answer before any load: a broken setup fails loudly, early. */
+/** Sends each request once to each instance and checks the answer before any load: a broken setup fails loudly, early. */
 async function checked(system: System, context: ScenarioContext, requests: BenchRequest[], check: (body: string, request: BenchRequest) => string | undefined = () => undefined) {
-  for (const request of requests) {
-    const response = await context.http.request(new URL(request.path, system.target.origin), request);
-    const problem = response.status < 200 || response.status >= 300 ? `HTTP ${response.status}: ${response.body.slice(0, 300)}` : check(response.body, request);
-    if (problem) throw new Error(`${request.method} ${request.path}: ${problem}`);
+  for (const origin of system.target.origins) {
+    for (const request of requests) {
+      const response = await context.http.request(new URL(request.path, origin), request);
+      const problem = response.status < 200 || response.status >= 300 ? `HTTP ${response.status}: ${response.body.slice(0, 300)}` : check(response.body, request);
+      if (problem) throw new Error(`${request.method} ${origin}${request.path}: ${problem}`);
+    }
   }
   return requests;
 }
 
 /** A scenario of single HTTP requests: autocannon at peak, the paced loader at half of it. */
 function httpScenario(system: System, context: ScenarioContext, requests: BenchRequest[]): PreparedScenario {
-  const origin = system.target.origin;
+  const { origins } = system.target;
   return {
-    peak: (durationMs) => ({ type: 'autocannon', origin, requests, connections: context.load.connections, durationMs }),
-    paced: (durationMs, rate) => ({ type: 'paced-http', origin, requests, concurrency: context.load.pacedConcurrency, durationMs, rate }),
+    peak: (durationMs) => ({ type: 'autocannon', origins, requests, connections: context.load.connections, durationMs }),
+    paced: (durationMs, rate) => ({ type: 'paced-http', origins, requests, concurrency: context.load.pacedConcurrency, durationMs, rate }),
   };
 }
 

@@ -5,6 +5,7 @@ import type { Config, ResolvedConfig } from './config/schema.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './infra/embedded-postgres.js';
 import { openDataSource, runMigrations } from './infra/data-source.js';
 import type { Logger } from './infra/logger.js';
+import { workerExecArgv, workerMemoryEnv } from './runtime-memory.js';
 
 /** Config `workers` (WORKERS): unset means one per CPU in production and one elsewhere. */
 export function workerCount(config: Pick<Config, 'workers' | 'nodeEnv'>, cpus = os.availableParallelism()): number {
@@ -63,6 +64,7 @@ export async function runPrimary(config: ResolvedConfig, logger: Logger): Promis
   const count = workerCount(config);
   const { url, embedded } = await prepareDatabase(config, logger);
   const env: Record<string, string> = {
+    ...workerMemoryEnv(process.env),
     // An operator's own setting wins.
     UV_THREADPOOL_SIZE: String(config.threadpoolSize ?? threadpoolSize(count)),
     // Workers join the embedded PostgreSQL the primary started instead of racing to start it.
@@ -74,6 +76,7 @@ export async function runPrimary(config: ResolvedConfig, logger: Logger): Promis
   let stopping = false;
   let restartTimers: NodeJS.Timeout[] = [];
 
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv) });
   const fork = (): Worker => {
     return cluster.fork(env);
   };

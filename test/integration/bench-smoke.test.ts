@@ -37,19 +37,23 @@ describe('npm run bench -- --smoke', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-smoke-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs every scenario and every ceiling without an error and writes the report where it was told', async () => {
+  it('runs every scenario on one process and on two instances, and every ceiling, without an error and writes the report where it was told', async () => {
     const { code, output } = await runSmokeBench(dir);
     expect(code, output).toBe(0);
 
     const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as BenchResults;
-    const [run] = results.runs;
-    expect(run!.scenarios.map((s) => s.id)).toEqual(['client-credentials-opaque', 'client-credentials-jwt', 'login', 'refresh', 'introspection', 'userinfo', 'discovery-jwks']);
-    for (const scenario of run!.scenarios) {
-      for (const measured of [scenario.peak, scenario.half!]) {
-        expect(measured.ok, `${scenario.id}: ${measured.errorSamples.join('; ')}`).toBeGreaterThan(0);
-        expect(measured.errors, `${scenario.id}: ${measured.errorSamples.join('; ')}`).toBe(0);
+    expect(results.runs.map((run) => [run.instances, run.workers])).toEqual([[1, 1], [2, 1]]);
+    for (const run of results.runs) {
+      expect(run.scenarios.map((s) => s.id)).toEqual(['client-credentials-opaque', 'client-credentials-jwt', 'login', 'refresh', 'introspection', 'userinfo', 'discovery-jwks']);
+      for (const scenario of run.scenarios) {
+        for (const measured of [scenario.peak, scenario.half!]) {
+          expect(measured.ok, `${scenario.id}: ${measured.errorSamples.join('; ')}`).toBeGreaterThan(0);
+          expect(measured.errors, `${scenario.id}: ${measured.errorSamples.join('; ')}`).toBe(0);
+        }
+        // Both instances' processes are sampled: one process tree each.
+        expect(scenario.peak.rss!.processes, scenario.id).toBeGreaterThanOrEqual(run.instances);
       }
-      expect(scenario.peak.rss!.perProcess, scenario.id).toBeGreaterThan(0);
+      expect(run.serverErrorsLogged, output).toBe(0);
     }
     expect(Object.keys(results.ceilings.provider).sort()).toEqual(['client-credentials-jwt', 'client-credentials-opaque', 'discovery-jwks', 'introspection', 'userinfo']);
     for (const [id, ceiling] of Object.entries(results.ceilings.provider)) {
@@ -57,11 +61,12 @@ describe('npm run bench -- --smoke', () => {
       expect(ceiling.errors, `${id}: ${ceiling.errorSamples.join('; ')}`).toBe(0);
     }
     expect(results.ceilings.hash!.ok).toBeGreaterThan(0);
-    expect(run!.serverErrorsLogged, output).toBe(0);
 
     const markdown = readFileSync(path.join(dir, 'results.md'), 'utf8');
     expect(markdown).toContain('| Password sign-in, whole flow |');
+    expect(markdown).toContain('## Portcullis, 2 instances × WORKERS=1');
+    expect(markdown).toMatch(/## Instances against one process[\s\S]*\| Refresh-token rotation \| [\d.,]+ req\/s \| [\d.,]+ req\/s \| [\d.]+× \| 0 \|/);
     expect(markdown).toContain(`Node ${process.version}`);
     expect(output).toContain(`results written to ${path.join(dir, 'results.md')}`);
-  }, 180_000);
+  }, 300_000);
 });

@@ -1,12 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, killServer, spawnServer } from '../helpers/server-process.js';
+import { memoryEnv, memoryNodeFlags } from '../../src/runtime-memory.js';
 import { createTestDatabase, testRedis } from '../helpers/test-database.js';
 
 interface LogLine { pid?: number; workerPid?: number; msg?: string; requestId?: string; code?: number | null; [key: string]: unknown }
@@ -114,6 +115,16 @@ it('runs two worker processes besides the primary, and both serve requests', asy
     served.add(line.pid!);
   }
   expect(served).toEqual(pids);
+});
+
+it("starts workers with production's memory settings although the primary was started without them", async () => {
+  // spawnServer runs plain `node build/src/main.js`: no flag, no MALLOC_ variable (src/runtime-memory.ts).
+  expect(readFileSync(`/proc/${primary.pid}/cmdline`, 'utf8')).not.toContain('--heap-growing-percent');
+  for (const pid of workerPids()) {
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...memoryNodeFlags]));
+    const environment = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(memoryEnv)) expect(environment).toContain(`${name}=${value}`);
+  }
 });
 
 it('replaces a worker that dies', async () => {
