@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { CaptchaWidget } from '../captcha/captcha-service.js';
+import { randomString } from '../infra/random-pool.js';
 
 function originOf(url: string | undefined): string | undefined {
   if (!url?.startsWith('https://')) return undefined;
@@ -31,7 +31,7 @@ export function securityHeaders({ https, captcha, logoUrl }: { https: boolean; c
     `frame-ancestors 'none'`,
   ].join('; ');
   return async (ctx, next) => {
-    const nonce = randomBytes(16).toString('base64');
+    const nonce = randomString(16, 'base64');
     ctx.state.cspNonce = nonce;
     ctx.set({
       'Content-Security-Policy': policy(nonce),

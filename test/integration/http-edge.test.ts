@@ -37,6 +37,16 @@ describe('operations endpoints and headers', () => {
     expect(response.headers.get('x-frame-options')).toBe('DENY');
   });
 
+  it('gives every response a fresh script nonce', async () => {
+    // 300 responses draw from more than one 4 KiB random pool (src/infra/random-pool.ts). That pages'
+    // scripts carry their response's nonce is checked in Chromium (test/e2e/accessibility.test.ts).
+    const nonces = await Promise.all(Array.from({ length: 300 }, async () => {
+      const csp = (await fetch(new URL('/healthz', t.issuer))).headers.get('content-security-policy')!;
+      return /'nonce-([A-Za-z0-9+/]{22}==)'/.exec(csp)![1]!;
+    }));
+    expect(new Set(nonces).size).toBe(nonces.length);
+  });
+
   it('answers an unknown interaction with a 4xx page, not a stack trace', async () => {
     const response = await fetch(new URL('/interaction/does-not-exist', t.issuer), { headers: { accept: 'text/html' } });
     expect(response.status).toBeGreaterThanOrEqual(400);
