@@ -139,6 +139,27 @@ export function sampleRss(roots: number | number[]): { stop(): RssPeak } {
   };
 }
 
+/** All jiffies of /proc/stat's first line, and those not idle (iowait counts as idle). */
+function machineTicks(): { all: number; busy: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  return { all, busy: all - fields[3]! - fields[4]! };
+}
+
+/**
+ * How busy all cores were while a measurement ran, in % (interrupts and softirq included): at
+ * 100 % a second instance on the same machine has no CPU left to add throughput with.
+ */
+export function watchMachineCpu(): { stop(): number } {
+  const start = machineTicks();
+  return {
+    stop() {
+      const end = machineTicks();
+      return end.all === start.all ? 0 : Math.round((100 * (end.busy - start.busy)) / (end.all - start.all));
+    },
+  };
+}
+
 /**
  * Jiffies the whole machine spent running processes (user, nice, system, steal), from /proc/stat.
  * Interrupt and softirq time is left out: at thousands of requests per second, most of it is the

@@ -10,6 +10,8 @@ export interface Measurement extends LoadResult {
   rate?: number;
   /** CPU used meanwhile by processes outside the bench and the databases, % of all cores. */
   otherCpu?: number;
+  /** How busy all cores were meanwhile, % (everything: the server, loader, databases, kernel). */
+  machineCpu?: number;
 }
 
 export interface ScenarioOutcome {
@@ -85,9 +87,13 @@ export function scalingTable(results: BenchResults): string | undefined {
   const rows = several.scenarios.flatMap((s) => {
     const one = single.scenarios.find((o) => o.id === s.id);
     if (!one || one.peak.throughput === 0) return [];
-    return [[s.title, `${rate(one.peak.throughput)} ${s.unit}`, `${rate(s.peak.throughput)} ${s.unit}`, `${(s.peak.throughput / one.peak.throughput).toFixed(2)}×`, String(s.peak.errors + (s.half?.errors ?? 0))]];
+    const cpu = (m: Measurement) => (m.machineCpu === undefined ? '–' : String(m.machineCpu));
+    return [[
+      s.title, `${rate(one.peak.throughput)} ${s.unit}`, `${rate(s.peak.throughput)} ${s.unit}`, `${(s.peak.throughput / one.peak.throughput).toFixed(2)}×`,
+      String(s.peak.errors + (s.half?.errors ?? 0)), `${cpu(one.peak)} / ${cpu(s.peak)}`,
+    ]];
   });
-  return table(['Scenario', 'One process', `${several.instances} instances`, 'Ratio', 'Errors'], rows);
+  return table(['Scenario', 'One process', `${several.instances} instances`, 'Ratio', 'Errors', 'Machine CPU % (one / instances)'], rows);
 }
 
 /** The main table of one WORKERS setting: our figures, the ceiling, half-peak latency, targets. */
@@ -167,7 +173,7 @@ export function markdownReport(results: BenchResults): string {
     if (samples.length) lines.push('Error samples:', '', ...samples, '');
   }
   const scaling = scalingTable(results);
-  if (scaling) lines.push('## Instances against one process', '', 'Peak throughput of the instances above against the single process (WORKERS=1) of the same run. On a 2-core machine both instances, the loader, PostgreSQL and Redis share the same two cores, so 2× is not reachable here; the ratio shows what a second instance adds.', '', scaling, '');
+  if (scaling) lines.push('## Instances against one process', '', 'Peak throughput of the instances above against the single process (WORKERS=1) of the same run, and how busy all cores of the machine were during each peak run. The instances, the loader, PostgreSQL and Redis share those cores: once one process already keeps the machine near 100 %, a second instance can only take CPU from the others, so throughput can add up only where the single process left cores idle.', '', scaling, '');
   lines.push('## Ceilings', '', ceilingTable(results), '');
   return `${lines.join('\n')}\n`;
 }

@@ -18,7 +18,7 @@ import type { LoaderJob } from './loader.js';
 import { startLoader, type Loader } from './loader-client.js';
 import { readOptions, UsageError, type BenchOptions } from './options.js';
 import { serverErrors, startPortcullis } from './portcullis-server.js';
-import { buildProject, forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage, watchOtherCpu } from './processes.js';
+import { buildProject, forkScript, sampleRss, stopChild, stopChildrenOnExit, waitForMessage, watchMachineCpu, watchOtherCpu } from './processes.js';
 import { ceilingTable, disturbanceWarning, scalingTable, setupName, markdownReport, missedTargets, scenarioTable, type BenchResults, type Measurement, type ScenarioOutcome, type WorkersRun } from './report.js';
 import type { ScenarioContext, System, Scenario } from './scenarios.js';
 
@@ -40,11 +40,13 @@ const log = (message: string) => process.stdout.write(message.startsWith('\n') |
 async function measure(loader: Loader, job: LoaderJob, serverPids: number[], rate?: number): Promise<Measurement> {
   const sampler = sampleRss(serverPids);
   const elsewhere = watchOtherCpu();
+  const machine = watchMachineCpu();
   const outcome = await loader.run(job).then((result) => ({ result }), (error: unknown) => ({ error }));
   const rss = sampler.stop();
   const otherCpu = elsewhere.stop();
+  const machineCpu = machine.stop();
   if ('error' in outcome) throw outcome.error;
-  return { ...outcome.result, rss, otherCpu, ...(rate ? { rate } : {}) };
+  return { ...outcome.result, rss, otherCpu, machineCpu, ...(rate ? { rate } : {}) };
 }
 
 function describe(m: Measurement, unit: string): string {

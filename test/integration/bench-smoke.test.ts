@@ -65,7 +65,7 @@ describe('npm run bench -- --smoke', () => {
     const markdown = readFileSync(path.join(dir, 'results.md'), 'utf8');
     expect(markdown).toContain('| Password sign-in, whole flow |');
     expect(markdown).toContain('## Portcullis, 2 instances × WORKERS=1');
-    expect(markdown).toMatch(/## Instances against one process[\s\S]*\| Refresh-token rotation \| [\d.,]+ req\/s \| [\d.,]+ req\/s \| [\d.]+× \| 0 \|/);
+    expect(markdown).toMatch(/## Instances against one process[\s\S]*\| Refresh-token rotation \| [\d.,]+ req\/s \| [\d.,]+ req\/s \| [\d.]+× \| 0 \| \d+ \/ \d+ \|/);
     expect(markdown).toContain(`Node ${process.version}`);
     expect(output).toContain(`results written to ${path.join(dir, 'results.md')}`);
   }, 300_000);
