@@ -13,7 +13,7 @@ RUN npm run build
 
 FROM node:20-bookworm-slim
 
-# MALLOC_MMAP_THRESHOLD_ and --heap-growing-percent: memory settings, see src/runtime-memory.ts.
+# MALLOC_MMAP_THRESHOLD_, --heap-growing-percent and --max-semi-space-size: memory settings, see src/runtime-memory.ts.
 ENV NODE_ENV=production \
     PORT=3000 \
     DATA_DIR=/app/data \
@@ -40,4 +40,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Exec form: node is PID 1 and receives SIGTERM itself, so in-flight requests drain.
-CMD ["node", "--heap-growing-percent=30", "build/src/main.js"]
+CMD ["node", "--heap-growing-percent=30", "--max-semi-space-size=8", "build/src/main.js"]
