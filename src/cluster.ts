@@ -64,7 +64,7 @@ export async function runPrimary(config: ResolvedConfig, logger: Logger): Promis
   const count = workerCount(config);
   const { url, embedded } = await prepareDatabase(config, logger);
   const env: Record<string, string> = {
-    ...workerMemoryEnv(process.env),
+    ...workerMemoryEnv(config.mallocMmapThreshold),
     // An operator's own setting wins.
     UV_THREADPOOL_SIZE: String(config.threadpoolSize ?? threadpoolSize(count)),
     // Workers join the embedded PostgreSQL the primary started instead of racing to start it.

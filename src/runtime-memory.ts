@@ -22,7 +22,10 @@ export function workerExecArgv(primaryExecArgv: readonly string[]): string[] {
   return [...primaryExecArgv, ...missing];
 }
 
-/** Environment for a cluster worker: the memory settings unless the operator set them. */
-export function workerMemoryEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(memoryEnv).filter(([name]) => env[name] === undefined));
+/**
+ * Environment for a cluster worker: the malloc setting unless the operator started the primary
+ * with one (config `mallocMmapThreshold`), which the workers then inherit unchanged.
+ */
+export function workerMemoryEnv(operatorThreshold: number | undefined): Record<string, string> {
+  return operatorThreshold === undefined ? { ...memoryEnv } : {};
 }

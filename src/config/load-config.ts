@@ -65,6 +65,7 @@ function fromEnv(env: Env): Tree {
     ['PORT', ['port'], numberOrText],
     ['WORKERS', ['workers'], numberOrText],
     ['UV_THREADPOOL_SIZE', ['threadpoolSize'], numberOrText],
+    ['MALLOC_MMAP_THRESHOLD_', ['mallocMmapThreshold'], numberOrText],
     ['ISSUER', ['issuer'], String],
     ['LOG_LEVEL', ['logLevel'], String],
     ['DATA_DIR', ['dataDir'], String],

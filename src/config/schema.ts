@@ -29,6 +29,8 @@ export const configSchema = z.object({
   workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).optional(),
   /** UV_THREADPOOL_SIZE as this process was started with (libuv reads it only then); unset: libuv's 4. */
   threadpoolSize: z.number().int().min(1).max(1024).optional(),
+  /** MALLOC_MMAP_THRESHOLD_ as this process was started with (glibc reads it only then); unset: cluster workers get src/runtime-memory.ts's. */
+  mallocMmapThreshold: z.number().int().min(0).optional(),
   issuer: z.url().refine((value) => !value.endsWith('/'), 'the issuer has no trailing slash'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   dataDir: z.string().min(1),
