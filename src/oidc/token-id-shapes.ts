@@ -10,7 +10,7 @@ import type { Adapter } from './adapters/adapter-factory.js';
  * refresh token at once, and the refresh token lives in PostgreSQL while the others live in Redis.
  * @see https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/helpers/token_find.js
  */
-export const accessTokenBits = 264;
+const accessTokenBits = 264;
 const refreshTokenBits = 256;
 const accessTokenLength = accessTokenBits / 6;
 
