@@ -29,6 +29,8 @@ export const sessionsEndedSchema = z.object({ account: accountSchema, sessionsEn
 /** /accounts: list and search, read, create, change (If-Match), delete, and the admin actions on one account. */
 export function registerAccountRoutes(router: Router, registry: RegisteredRoute[], auth: Auth, accounts: AccountService, accountAdmin: AccountAdminService): void {
   const represent = (account: unknown) => accountSchema.parse(toJson(account));
+  /** If-Match against the account's current representation, checked inside the change's transaction. */
+  const accountPrecondition = (ctx: Parameters<typeof ifMatch>[0]) => ifMatch<AccountView>(ctx, represent);
   const account = { name: 'Account', schema: accountSchema };
 
   defineRoute(router, registry, auth, {
@@ -71,8 +73,7 @@ export function registerAccountRoutes(router: Router, registry: RegisteredRoute[
     scope: 'admin:write', errors: [400, 404, 412, 415, 422, 428], etag: true,
     params: idParams, body: { name: 'AccountUpdate', schema: accountUpdateSchema }, response: account,
     async handle({ params, body, admin, ctx }) {
-      const precondition = ifMatch(ctx, (current: AccountView) => represent(current));
-      return represent(await accountAdmin.update(params.accountId, body, adminAuditActor(admin, ctx), { precondition }));
+      return represent(await accountAdmin.update(params.accountId, body, adminAuditActor(admin, ctx), { precondition: accountPrecondition(ctx) }));
     },
   });
 
@@ -81,8 +82,7 @@ export function registerAccountRoutes(router: Router, registry: RegisteredRoute[
     scope: 'admin:write', errors: [400, 404, 412, 415, 422, 428], etag: true,
     params: idParams, body: { name: 'AccountRoles', schema: accountRolesSchema }, response: account,
     async handle({ params, body, admin, ctx }) {
-      const precondition = ifMatch(ctx, (current: AccountView) => represent(current));
-      return represent(await accountAdmin.setRoles(params.accountId, body.roles, adminAuditActor(admin, ctx), { precondition }));
+      return represent(await accountAdmin.setRoles(params.accountId, body.roles, adminAuditActor(admin, ctx), { precondition: accountPrecondition(ctx) }));
     },
   });
 
