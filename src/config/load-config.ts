@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.js';
+import { unknownKeys } from './unknown-keys.js';
 
 /** The folder holding package.json, config/ and views/: two up from src/config, three from build/src/config. */
 export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -100,15 +101,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const configDir = options.configDir ?? path.join(projectRoot, 'config');
   const nodeEnv = env.NODE_ENV || 'development';
-  const sources = [
-    readYaml(path.join(configDir, 'default.yaml')),
-    readYaml(path.join(configDir, `${nodeEnv}.yaml`)),
-  ];
+  const files = [path.join(configDir, 'default.yaml'), path.join(configDir, `${nodeEnv}.yaml`)];
   if (env.PORTCULLIS_CONFIG) {
     if (!existsSync(env.PORTCULLIS_CONFIG)) throw new ConfigError([`PORTCULLIS_CONFIG: file not found: ${env.PORTCULLIS_CONFIG}`]);
-    sources.push(readYaml(env.PORTCULLIS_CONFIG));
+    files.push(env.PORTCULLIS_CONFIG);
   }
-  const merged = mergeTrees(...sources, fromEnv(env), options.overrides ?? {});
+  const sources = files.map((file) => ({ name: file, tree: readYaml(file) }));
+  if (options.overrides) sources.push({ name: 'overrides', tree: options.overrides });
+  const unknown = sources.flatMap(({ name, tree }) => unknownKeys(configSchema, tree).map((problem) => `${name}: ${problem}`));
+  if (unknown.length) throw new ConfigError(unknown);
+  const merged = mergeTrees(...sources.slice(0, files.length).map(({ tree }) => tree), fromEnv(env), options.overrides ?? {});
   const derivedIssuer = merged.issuer === undefined;
   merged.issuer ??= `http://localhost:${String(merged.port ?? 3000)}`;
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../infra/atomic-file.js';
 import { ConfigError } from './load-config.js';
 import type { Config, ResolvedConfig } from './schema.js';
 
@@ -18,6 +19,24 @@ export function assertProductionSafe(config: Config): void {
   if (problems.length) throw new ConfigError(problems);
 }
 
+/** The stored development secrets; a damaged file stops start-up with what to do, never a JSON stack. */
+function readStoredSecrets(file: string): DevSecrets {
+  const damaged = (why: string) => new ConfigError([`${file}: ${why}. Restore it from a backup; only if nothing `
+    + 'encrypted with it matters (a throw-away development database), delete it and DATA_DIR/postgres to start afresh']);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw damaged('is empty or not valid JSON');
+  }
+  const { cookieKeys, encryptionKey } = (parsed ?? {}) as Partial<DevSecrets>;
+  const validKeys = Array.isArray(cookieKeys) && cookieKeys.length > 0 && cookieKeys.every((key) => typeof key === 'string' && key.length >= 32);
+  if (!validKeys || typeof encryptionKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(encryptionKey)) {
+    throw damaged('does not hold cookieKeys and an encryptionKey');
+  }
+  return { cookieKeys, encryptionKey };
+}
+
 /**
  * Fills missing secrets. Outside production they are generated once and kept in
  * DATA_DIR/secrets.json so restarts keep sessions and encrypted data readable.
@@ -30,11 +49,11 @@ export function resolveSecrets(config: Config, warn: (message: string) => void):
   const file = path.join(config.dataDir, 'secrets.json');
   let stored: DevSecrets;
   if (existsSync(file)) {
-    stored = JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+    stored = readStoredSecrets(file);
   } else {
     stored = { cookieKeys: [randomBytes(32).toString('base64url')], encryptionKey: randomBytes(32).toString('base64url') };
     mkdirSync(config.dataDir, { recursive: true });
-    writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    writeFileAtomic(file, JSON.stringify(stored, null, 2));
   }
   warn(`using development secrets from ${file}; set PORTCULLIS_COOKIE_KEYS and PORTCULLIS_ENCRYPTION_KEY for production`);
   return {

