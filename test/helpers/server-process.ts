@@ -27,3 +27,18 @@ export async function killServer(child: ChildProcess | undefined): Promise<void>
   child.kill('SIGKILL');
   await once(child, 'exit');
 }
+
+/** Resolves with the process' output once a line matches, rejects if it exits first. */
+export function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) resolve(output);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}: ${output}`)));
+  });
+}
+
