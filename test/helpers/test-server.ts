@@ -36,9 +36,13 @@ export async function testEnvironment(overrides: Record<string, unknown> = {}, s
 }
 
 /** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
-export async function startTestServer(overrides: Record<string, unknown> = {}, options: { now?: () => Date; shareWith?: TestServer } = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Record<string, unknown> = {},
+  options: { now?: () => Date; shareWith?: Pick<TestServer, 'env'>; port?: number } = {},
+): Promise<TestServer> {
   const httpServer = http.createServer();
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  // `port`: the address an earlier server had, so a restored deployment keeps its issuer.
+  await new Promise<void>((resolve) => httpServer.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://localhost:${port}`;
   const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
