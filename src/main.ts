@@ -31,9 +31,6 @@ async function main(): Promise<void> {
   httpServer.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => httpServer.listen(config.port, resolve));
   logger.info({ issuer: config.issuer, port: config.port, discovery: `${config.issuer}/.well-known/openid-configuration` }, 'Portcullis is listening');
-  if ((cluster.isPrimary || cluster.worker?.id === 1) && !(await container.setup.adminExists())) {
-    logger.warn({ setupUrl: container.setup.link(config.issuer) }, 'no administrator yet: open this one-time link within an hour to create one (or run `npx portcullis users create --role admin`)');
-  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -57,6 +54,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // After the handlers: a SIGTERM arriving while this query runs must drain, not kill the process.
+  if ((cluster.isPrimary || cluster.worker?.id === 1) && !(await container.setup.adminExists())) {
+    logger.warn({ setupUrl: container.setup.link(config.issuer) }, 'no administrator yet: open this one-time link within an hour to create one (or run `npx portcullis users create --role admin`)');
+  }
 }
 
 main().catch((error: unknown) => {
