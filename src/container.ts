@@ -17,6 +17,7 @@ import { createPasswordPolicy } from './accounts/password-policy.js';
 import { createPasswordResetService } from './accounts/password-reset-service.js';
 import { createRegistrationService } from './accounts/registration-service.js';
 import { createSignInService } from './accounts/sign-in-service.js';
+import { createSecurityNotices } from './accounts/security-notices.js';
 import { createAccountAdminService } from './admin/account-admin-service.js';
 import { createCaptcha } from './captcha/captcha-service.js';
 import { createEmailRenderer } from './email/email-renderer.js';
@@ -153,7 +154,9 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     : undefined;
   const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
   const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
-  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
+  // "Was this you?" emails for every factor added or removed and every new set of recovery codes.
+  const securityNotices = createSecurityNotices({ db, notifier, links: createAccountLinks(config.issuer), now: options.now });
+  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode, notices: securityNotices });
   const flowDeps = {
     db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
     revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
@@ -175,12 +178,12 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const smsUnavailable = { send: async () => { throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured'); } };
   const otp = createOtpService({
     db, notifier, sms: smsEnabled ? createSmsSender(config.sms, { logger }) : smsUnavailable, hashCode: otpCodeHasher(derivedKey('one-time codes')),
-    hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer,
+    hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer, notices: securityNotices,
   });
   const issuerUrl = new URL(config.issuer);
   const webauthn = createWebAuthnService({
     db, rpName: config.branding.productName, rpId: issuerUrl.hostname, origin: issuerUrl.origin,
-    challengeStore: createWebAuthnChallengeStore({ redis, sql: dataSource }),
+    challengeStore: createWebAuthnChallengeStore({ redis, sql: dataSource }), notices: securityNotices,
   });
   const trustedDevices = createTrustedDevices({
     key: derivedKey('trusted devices'),

@@ -101,7 +101,7 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     const accountId = ctx.state.account.id;
     const first = !(await mfa.hasFactors(accountId));
     await webauthn.finishRegistration(accountId, parsed.data.handle, parsed.data.response as never, parsed.data.name ?? '', flowContext(ctx));
-    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, flowContext(ctx)) : undefined;
+    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, flowContext(ctx), { withFirstFactor: true }) : undefined;
     ctx.body = { redirect: await stashCodes(ctx, codes) };
   });
 
