@@ -35,6 +35,7 @@ import { createSessionService } from './sessions/session-service.js';
 import { createMfaService } from './mfa/mfa-service.js';
 import { recoveryCodeHasher } from './mfa/recovery-codes.js';
 import { createTrustedDevices } from './mfa/trusted-device.js';
+import { createKnownDevices } from './sessions/known-devices.js';
 import { createWebAuthnService } from './mfa/webauthn.js';
 import { createOtpService, otpCodeHasher } from './mfa/otp-service.js';
 import { createSmsSender } from './infra/sms.js';
@@ -189,6 +190,8 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     key: derivedKey('trusted devices'),
     secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
   });
+  // Config notifications.newDeviceSignIn: the signed cookie that recognises a browser (interactions/new-device-notice.ts).
+  const knownDevices = createKnownDevices({ key: derivedKey('known devices'), secure: config.issuer.startsWith('https://') });
   const setup = createSetupService({ db, hasher, policy, key: derivedKey('first-run setup') });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
   const accountAdmin = createAccountAdminService({ db, sessionService, sessions, mfa, redis, dataSource, config });
@@ -200,6 +203,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).
     limiterFactory,
     accountAdmin,
+    securityNotices, knownDevices,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

@@ -9,6 +9,7 @@ import { acr, mfaRequired, requestsMfa } from '../mfa/mfa-policy.js';
 import { otpAmr } from '../mfa/otp-service.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction, type InteractionDetails, type PendingSignIn } from './load-interaction.js';
+import { createNewDeviceNotice } from './new-device-notice.js';
 import { flowContext, tr } from './page-context.js';
 
 const mfaForm = z.object({ csrf: z.string(), method: z.enum(['totp', 'recovery', 'otp']), code: z.string().trim().min(1).max(40), factorId: z.string().uuid().optional(), trust: z.literal('on').optional() });
@@ -43,9 +44,11 @@ export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember
  */
 export function createMfaHandlers(deps: InteractionDeps) {
   const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits } = deps;
+  const newDeviceNotice = createNewDeviceNotice(deps);
 
   async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr' | 'stepUp'>, secondFactor: string[]) {
     if (pending.stepUp) await recordStepUp(deps, ctx, pending.accountId, secondFactor);
+    await newDeviceNotice(ctx, pending.accountId);
     await host.provider.interactionFinished(ctx.req, ctx.res, loginResult(pending, secondFactor), { mergeWithLastSubmission: false });
   }
 
