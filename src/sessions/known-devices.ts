@@ -7,7 +7,7 @@ const maxAgeMs = 400 * 86_400_000;
 
 /**
  * Recognises a browser an account signed in on before by a cookie it was given then: a random
- * device id bound to the account, MACed with a server key. Nothing about the browser itself is
+ * device id and a MAC (server key) over it and the account id, so it counts for that account only. Nothing about the browser itself is
  * looked at (no fingerprinting): clearing cookies or a new browser is simply a new device.
  */
 export function createKnownDevices({ key, secure }: { key: string; secure: boolean }) {
@@ -19,14 +19,16 @@ export function createKnownDevices({ key, secure }: { key: string; secure: boole
     /** True when this browser holds a valid device cookie for the account. */
     isKnown(ctx: Context, accountId: string): boolean {
       const parts = ctx.cookies.get(name(accountId))?.split('.');
-      if (parts?.length !== 3) return false;
-      const [deviceId, boundTo, signature] = parts as [string, string, string];
-      return safeEqual(mac(`${deviceId}.${boundTo}`), signature) && boundTo === accountId;
+      if (parts?.length !== 2) return false;
+      const [deviceId, signature] = parts as [string, string];
+      return safeEqual(mac(`${deviceId}.${accountId}`), signature);
     },
-    /** Gives this browser a new device id for the account. */
+    /** Gives this browser a new device id for the account; the MAC binds it to the account without naming it. */
     remember(ctx: Context, accountId: string): void {
-      const payload = `${randomBytes(16).toString('base64url')}.${accountId}`;
-      ctx.cookies.set(name(accountId), `${payload}.${mac(payload)}`, { httpOnly: true, sameSite: 'lax', secure, maxAge: maxAgeMs, path: '/', signed: false, overwrite: true });
+      const deviceId = randomBytes(16).toString('base64url');
+      ctx.cookies.set(name(accountId), `${deviceId}.${mac(`${deviceId}.${accountId}`)}`, {
+        httpOnly: true, sameSite: 'lax', secure, maxAge: maxAgeMs, path: '/', signed: false, overwrite: true,
+      });
     },
   };
 }
