@@ -157,7 +157,9 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
   // "Was this you?" emails for every factor added or removed and every new set of recovery codes.
   const securityNotices = createSecurityNotices({ db, notifier, links: createAccountLinks(config.issuer), now: options.now });
-  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode, notices: securityNotices });
+  const mfa = createMfaService({
+    db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode, notices: securityNotices,
+  });
   const flowDeps = {
     db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
     revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
@@ -190,7 +192,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     key: derivedKey('trusted devices'),
     secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
   });
-  // Config notifications.newDeviceSignIn: the signed cookie that recognises a browser (interactions/new-device-notice.ts).
+  // notifications.newDeviceSignIn: the signed cookie that recognises a browser (interactions/new-device-notice.ts).
   const knownDevices = createKnownDevices({ key: derivedKey('known devices'), secure: config.issuer.startsWith('https://') });
   const setup = createSetupService({ db, hasher, policy, key: derivedKey('first-run setup') });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });

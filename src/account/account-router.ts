@@ -56,7 +56,8 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     await page(ctx, 'profile', 'pages.account.title', { notice: tr(ctx, 'pages.account.profile_saved') });
   });
 
-  router.get('/password', signedIn, recentFor('/account/password'), (ctx) => page(ctx, 'password', 'pages.account.change_password'));
+  router.get('/password', signedIn, recentFor('/account/password'),
+    (ctx) => page(ctx, 'password', 'pages.account.change_password'));
   router.post('/password', signedIn, recentFor('/account/password'), async (ctx) => {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);
@@ -76,7 +77,8 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     await page(ctx, 'password', 'pages.account.change_password', { notice: tr(ctx, 'pages.account.password_changed') });
   });
 
-  router.get('/email', signedIn, recentFor('/account/email'), (ctx) => page(ctx, 'email', 'pages.account.change_email', { newEmail: '' }));
+  router.get('/email', signedIn, recentFor('/account/email'),
+    (ctx) => page(ctx, 'email', 'pages.account.change_email', { newEmail: '' }));
   router.post('/email', signedIn, recentFor('/account/email'), async (ctx) => {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);

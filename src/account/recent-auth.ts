@@ -34,7 +34,8 @@ export function requireRecentAuth(config: Pick<Config, 'issuer' | 'mfa'>, return
     ctx.set('Cache-Control', 'no-store');
     if (ctx.method !== 'GET' && ctx.accepts(['html', 'json']) === 'json') {
       ctx.status = 401;
-      ctx.body = { error: 'reauthentication_required', error_description: 'Sign in again to make this change.', redirect };
+      const error_description = 'Sign in again to make this change.';
+      ctx.body = { error: 'reauthentication_required', error_description, redirect };
       return;
     }
     ctx.redirect(redirect);
@@ -44,5 +45,5 @@ export function requireRecentAuth(config: Pick<Config, 'issuer' | 'mfa'>, return
 
 /** True for the middleware requireRecentAuth returns. */
 export function isRecentAuthGuard(middleware: unknown): boolean {
-  return typeof middleware === 'function' && (middleware as unknown as Record<symbol, unknown>)[recentAuthGuard] === true;
+  return typeof middleware === 'function' && (middleware as { [recentAuthGuard]?: boolean })[recentAuthGuard] === true;
 }

@@ -101,7 +101,8 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     const accountId = ctx.state.account.id;
     const first = !(await mfa.hasFactors(accountId));
     await webauthn.finishRegistration(accountId, parsed.data.handle, parsed.data.response as never, parsed.data.name ?? '', flowContext(ctx));
-    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, flowContext(ctx), { withFirstFactor: true }) : undefined;
+    const context = flowContext(ctx);
+    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, context, { withFirstFactor: true }) : undefined;
     ctx.body = { redirect: await stashCodes(ctx, codes) };
   });
 

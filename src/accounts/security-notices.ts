@@ -15,7 +15,8 @@ export interface SecurityNoticesDeps {
 
 /** "3 December 2026 at 14:05 UTC" in the reader's language: one zone for every reader, named. */
 function formatWhen(at: Date, locale: string): string {
-  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(at)} UTC`;
+  const format = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
+  return `${format.format(at)} UTC`;
 }
 
 /** When and from where a change was made, coarse enough to mail: browser + OS, never the raw User-Agent. */

@@ -141,7 +141,7 @@ export const configSchema = z.object({
     requiredRoles: z.array(z.string()),
     /** Days a "trust this device" cookie skips the second factor; 0 hides the option. */
     trustDeviceDays: z.number().int().min(0).max(90),
-    /** Every credential change (factors, recovery codes, password, email, API keys) needs a sign-in this recent (seconds). */
+    /** Credential changes (factors, recovery codes, password, email, API keys) need a sign-in this recent (seconds). */
     recentAuthSeconds: seconds,
   }),
   notifications: z.object({

@@ -7,12 +7,14 @@ const maxAgeMs = 400 * 86_400_000;
 
 /**
  * Recognises a browser an account signed in on before by a cookie it was given then: a random
- * device id and a MAC (server key) over it and the account id, so it counts for that account only. Nothing about the browser itself is
- * looked at (no fingerprinting): clearing cookies or a new browser is simply a new device.
+ * device id and a MAC (server key) over it and the account id, so it counts for that account only.
+ * Nothing about the browser itself is looked at (no fingerprinting): clearing cookies or a new
+ * browser is simply a new device.
  */
 export function createKnownDevices({ key, secure }: { key: string; secure: boolean }) {
   // One cookie per account on a shared browser; the name doesn't reveal the account id.
-  const name = (accountId: string) => `pcl.device.${createHmac('sha256', key).update(`device-name:${accountId}`).digest('base64url').slice(0, 16)}`;
+  const name = (accountId: string) =>
+    `pcl.device.${createHmac('sha256', key).update(`device-name:${accountId}`).digest('base64url').slice(0, 16)}`;
   const mac = (payload: string) => createHmac('sha256', key).update(`known-device:${payload}`).digest('base64url');
 
   return {

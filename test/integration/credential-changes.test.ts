@@ -12,15 +12,15 @@ import { acr } from '../../src/mfa/mfa-policy.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  authorizationRequest, createAccount, createRelyingParty, emailedCode, linkIn, mailTo, messagesTo, openPage, passkeyCsrf, postJson,
-  recoveryCodesOn, spendLink, startAccountsServer, strongPassword, submitForm, submitLogin, totpCode, totpKeyOn, uniqueEmail, uniquePhone,
-  type AccountsServer,
+  authorizationRequest, createAccount, createRelyingParty, emailedCode, linkIn, mailTo, messagesTo, openPage,
+  passkeyCsrf, postJson, recoveryCodesOn, spendLink, startAccountsServer, strongPassword, submitForm, submitLogin,
+  totpCode, totpKeyOn, uniqueEmail, uniquePhone, type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
 
 let s: AccountsServer;
 
 beforeAll(async () => {
-  s = await startAccountsServer({ apiKeys: { personal: true }, rateLimits: { loginPerIp: { points: 1000, durationSeconds: 60 } } });
+  s = await startAccountsServer({ apiKeys: { personal: true }, rateLimits: manySignIns });
 });
 afterAll(() => s?.close());
 afterEach(() => {
@@ -28,6 +28,8 @@ afterEach(() => {
 });
 
 const at = (path: string) => new URL(path, s.t.issuer);
+// Every sign-in in this file comes from 127.0.0.1; the per-IP limit has its own tests.
+const manySignIns = { loginPerIp: { points: 1000, durationSeconds: 60 } };
 const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 type User = { id: string; email: string; password: string };
 
@@ -54,24 +56,19 @@ const notCredentialChanges: Record<string, string> = {
 
 /** Every route of every router the app mounts, with whether the recent-auth guard is on it. */
 function appRoutes(): Array<{ route: string; guarded: boolean }> {
-  const routers = s.t.server.app.middleware.map((middleware) => (middleware as { router?: Router }).router).filter((router) => router !== undefined);
+  const routers = s.t.server.app.middleware
+    .map((middleware) => (middleware as { router?: Router }).router)
+    .filter((router) => router !== undefined);
   expect(routers.length).toBeGreaterThan(5);
-  return routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.filter((method) => method !== 'HEAD').map((method) => ({
+  const layers = routers.flatMap((router) => router.stack);
+  return layers.flatMap((layer) => layer.methods.filter((method) => method !== 'HEAD').map((method) => ({
     route: `${method} ${String(layer.path).replace(/(.)\/$/, '$1')}`, guarded: layer.stack.some(isRecentAuthGuard),
-  }))));
+  })));
 }
 
-/** Answers a second-factor challenge page. */
-async function answerChallenge(agent: BrowserAgent, page: PageResponse, fields: Record<string, string>) {
-  const action = /action="(\/interaction\/[\w-]+\/mfa)"/.exec(page.html)?.[1];
-  expect(action, page.html.slice(0, 300)).toBeDefined();
-  return agent.request(at(action!), { form: { csrf: formValue(page.html, 'csrf')!, ...fields } });
-}
-
-/** Signs in from a page that sent to the sign-in, and follows back; a challenge is answered with `secondFactor`. */
-async function signIn(agent: BrowserAgent, start: PageResponse, user: User, secondFactor?: () => Promise<Record<string, string>>) {
-  let posted = await submitLogin(agent, start, user);
-  if (posted.status === 200 && /\/mfa"/.test(posted.html)) posted = await answerChallenge(agent, posted, await secondFactor!());
+/** Signs in from a page that sent to the sign-in (no second factor), and follows back. */
+async function signIn(agent: BrowserAgent, start: PageResponse, user: User) {
+  const posted = await submitLogin(agent, start, user);
   expect(posted.status, posted.html.slice(0, 300)).toBe(303);
   return agent.follow(posted.location!);
 }
@@ -87,7 +84,8 @@ async function addTotp(agent: BrowserAgent, page: PageResponse, headers?: Record
   const enrol = await submitForm(agent, page, '/account/security/totp', {});
   const secret = totpKeyOn(enrol.html);
   const factorId = formValue(enrol.html, 'factorId')!;
-  const confirmed = await submitForm(agent, enrol, '/account/security/totp/confirm', { code: await totpCode(secret) }, headers);
+  const code = await totpCode(secret);
+  const confirmed = await submitForm(agent, enrol, '/account/security/totp/confirm', { code }, headers);
   return { secret, factorId, confirmed };
 }
 
@@ -122,14 +120,14 @@ function expectStepUp(location: URL | undefined) {
 }
 
 describe('the recent-auth rule, as a class', () => {
-  it('guards every credential-changing route the app serves, and nothing unlisted posts under /account unguarded', () => {
+  it('guards every credential-changing route the app serves; nothing unlisted posts under /account unguarded', () => {
     const routes = appRoutes().filter(({ route }) => / \/account\//.test(route));
     expect(routes.filter((r) => r.guarded).map((r) => r.route).sort()).toEqual([...credentialRoutes].sort());
     const unguardedChanges = routes.filter((r) => !r.guarded && !r.route.startsWith('GET ')).map((r) => r.route);
     expect(unguardedChanges.sort()).toEqual(Object.keys(notCredentialChanges).sort());
   });
 
-  it('refuses each guarded route to a stale sign-in (a page goes to a step-up sign-in, JSON gets 401) and changes nothing', async () => {
+  it('refuses each guarded route to a stale sign-in (page: step-up sign-in, JSON: 401), changing nothing', async () => {
     const user = await createAccount(s.t);
     const { agent, page } = await signedInAt('/account/security', user);
     const { factorId, confirmed } = await addTotp(agent, page);
@@ -171,7 +169,7 @@ describe('the recent-auth rule, as a class', () => {
     expect((await settledMailTo(user.email)).length).toBe(mailBefore);
   });
 
-  it('sends a stale password change through a step-up sign-in that comes back to the form; then it is done and mailed', async () => {
+  it('sends a stale password change through a step-up sign-in back to the form; then done and mailed', async () => {
     const user = await createAccount(s.t);
     const { agent } = await signedInAt('/account', user);
     goStale();
@@ -180,7 +178,9 @@ describe('the recent-auth rule, as a class', () => {
     const back = await signIn(agent, await agent.follow(stale.location!), user);
     expect(back.url.pathname).toBe('/account/password');
     const password = strongPassword();
-    const changed = await submitForm(agent, back, '/account/password', { current: user.password, password }, { 'user-agent': firefox });
+    const changed = await submitForm(agent, back, '/account/password', { current: user.password, password }, {
+      'user-agent': firefox,
+    });
     expect(changed.status).toBe(200);
     expect(changed.html).toContain('Your password was changed.');
     const notice = await mailTo(s.mail, user.email, /password was changed/);
@@ -190,7 +190,7 @@ describe('the recent-auth rule, as a class', () => {
     expect(notice.text).not.toContain(password);
   });
 
-  it('asks a stale session for its password before a step-up enrols a first factor; a recent one enrols at once', async () => {
+  it('asks a stale session for its password before a step-up enrols a first factor; a recent one enrols', async () => {
     const user = await createAccount(s.t);
     const { agent } = await signedInAt('/account', user);
     const { config } = await createRelyingParty(s.t);
@@ -207,7 +207,7 @@ describe('the recent-auth rule, as a class', () => {
 });
 
 describe('notices to the owner', () => {
-  it('a first authenticator app: one "factor added" email naming it, without the key or the recovery codes', async () => {
+  it('a first authenticator app: one "factor added" email naming it, without the key or the codes', async () => {
     const user = await createAccount(s.t);
     const { agent, page } = await signedInAt('/account/security', user);
     const { secret, confirmed } = await addTotp(agent, page, { 'user-agent': firefox });
@@ -235,35 +235,40 @@ describe('notices to the owner', () => {
 
     const csrf = passkeyCsrf((await agent.request(at('/account/security'))).html);
     const started = await postJson(agent, at('/account/security/webauthn/options'), {}, csrf);
-    const { options, handle } = started.json as { options: Parameters<SoftAuthenticator['createCredential']>[0]; handle: string };
-    const registered = await postJson(agent, at('/account/security/webauthn'), { handle, response: new SoftAuthenticator(s.t.issuer).createCredential(options), name: 'Key' }, csrf);
+    type Started = { options: Parameters<SoftAuthenticator['createCredential']>[0]; handle: string };
+    const { options, handle } = started.json as Started;
+    const response = new SoftAuthenticator(s.t.issuer).createCredential(options);
+    const registered = await postJson(agent, at('/account/security/webauthn'), { handle, response, name: 'Key' }, csrf);
     expect(registered.status).toBe(200);
     await s.t.container.notifier.drain();
-    expect(messagesTo(s.mail, user.email).filter((mail) => /second factor was added/.test(mail.subject ?? '')).map((mail) => mail.text!.match(/account: ([^.]+)\./)?.[1]))
-      .toEqual(['codes by email', 'passkey or security key']);
+    const added = messagesTo(s.mail, user.email).filter((mail) => /second factor was added/.test(mail.subject ?? ''));
+    const named = added.map((mail) => /account: ([^.]+)\./.exec(mail.text!)?.[1]);
+    expect(named).toEqual(['codes by email', 'passkey or security key']);
   });
 
-  it('a factor removed, and new recovery codes made (never mailed themselves); in French for a French browser', async () => {
+  it('a factor removed, and new recovery codes (never mailed themselves); in French for a French browser', async () => {
     const user = await createAccount(s.t);
     const { agent, page } = await signedInAt('/account/security', user);
     const { factorId, confirmed } = await addTotp(agent, page);
     await agent.request(confirmed.location!);
-    const regenerated = await submitForm(agent, await agent.request(at('/account/security')), '/account/security/recovery-codes', {});
+    const security = () => agent.request(at('/account/security'));
+    const regenerated = await submitForm(agent, await security(), '/account/security/recovery-codes', {});
     const codes = recoveryCodesOn(regenerated.html);
     expect(codes).toHaveLength(10);
     const made = await mailTo(s.mail, user.email, /New recovery codes were made/);
     expect(made.text).toContain('The previous codes no longer work.');
     for (const code of codes) expect(made.text).not.toContain(code);
 
-    const removed = await submitForm(agent, await agent.request(at('/account/security')), `/account/security/${factorId}/remove`, {}, { 'accept-language': 'fr' });
+    const french = { 'accept-language': 'fr' };
+    const removed = await submitForm(agent, await security(), `/account/security/${factorId}/remove`, {}, french);
     expect(removed.status).toBe(200);
     const notice = await mailTo(s.mail, user.email, /Un second facteur a été supprimé/);
     expect(notice.subject).toBe('Un second facteur a été supprimé de votre compte Portcullis');
-    expect(notice.text).toContain('Un second facteur vient d’être supprimé de votre compte Portcullis : application d’authentification.');
+    expect(notice.text).toContain('vient d’être supprimé de votre compte Portcullis : application d’authentification.');
     expect(notice.text).toContain('Depuis : un navigateur non reconnu, adresse IP 127.0.0.1');
   });
 
-  it('an email change: the old address is told where the account went, the new one that it now gets the mail', async () => {
+  it('an email change: the old address is told where the account went, the new one that it gets the mail', async () => {
     const user = await createAccount(s.t);
     const { agent, page } = await signedInAt('/account/email', user);
     const newEmail = uniqueEmail('moved');
@@ -284,7 +289,7 @@ describe('notices to the owner', () => {
 describe('a sign-in from a new device (notifications.newDeviceSignIn)', () => {
   let on: AccountsServer;
   beforeAll(async () => {
-    on = await startAccountsServer({ notifications: { newDeviceSignIn: true }, rateLimits: { loginPerIp: { points: 1000, durationSeconds: 60 } } });
+    on = await startAccountsServer({ notifications: { newDeviceSignIn: true }, rateLimits: manySignIns });
   });
   afterAll(() => on?.close());
 

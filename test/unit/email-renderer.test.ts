@@ -3,7 +3,10 @@ import { createEmailRenderer, emailTemplates, type EmailLocals, type EmailTempla
 import { catalogueKeys, supportedLocales } from '../../src/i18n/i18n.js';
 
 // Where and when a credential changed, as the "was this you?" notices carry it.
-const notice = { when: '3 December 2026 at 14:05 UTC', ip: '203.0.113.9', browser: 'Firefox 128', os: 'Linux', securityLink: 'https://id.acme.test/account/security' };
+const notice = {
+  when: '3 December 2026 at 14:05 UTC', ip: '203.0.113.9', browser: 'Firefox 128', os: 'Linux',
+  securityLink: 'https://id.acme.test/account/security',
+};
 const renderer = createEmailRenderer({ productName: 'Acme ID', issuer: 'https://id.acme.test' });
 
 const sample: EmailLocals = {
@@ -92,7 +95,8 @@ describe('email renderer', () => {
     expect(fr.text).toContain('Un second facteur vient d’être supprimé de votre compte Acme ID : codes par SMS.');
     expect(fr.text).toContain('Depuis : Firefox 128 sous Linux, adresse IP 203.0.113.9');
     // Nothing recognised: said plainly, not left blank.
-    expect((await render('new-device-sign-in', 'en', sample['new-device-sign-in'])).text).toContain('From: an unrecognised browser, IP address unknown');
+    const unknown = await render('new-device-sign-in', 'en', sample['new-device-sign-in']);
+    expect(unknown.text).toContain('From: an unrecognised browser, IP address unknown');
   });
 
   it('refuses a link that is not http(s)', async () => {

@@ -4,7 +4,8 @@ import { createKnownDevices } from '../../src/sessions/known-devices.js';
 
 /** A browser's cookie jar behind the two ctx.cookies calls the module makes. */
 function browser(jar = new Map<string, string>()) {
-  return { jar, ctx: { cookies: { get: (name: string) => jar.get(name), set: (name: string, value: string) => jar.set(name, value) } } as unknown as Context };
+  const cookies = { get: (name: string) => jar.get(name), set: (name: string, value: string) => jar.set(name, value) };
+  return { jar, ctx: { cookies } as unknown as Context };
 }
 
 describe('known devices', () => {

@@ -14,7 +14,8 @@ describe('signedInWithin', () => {
 
 describe('requireRecentAuth', () => {
   it('marks its middleware so the route enumeration can find it', () => {
-    expect(isRecentAuthGuard(requireRecentAuth({ issuer: 'https://id.example.test', mfa: { recentAuthSeconds: 300 } as never }))).toBe(true);
+    const config = { issuer: 'https://id.example.test', mfa: { recentAuthSeconds: 300 } as never };
+    expect(isRecentAuthGuard(requireRecentAuth(config))).toBe(true);
     expect(isRecentAuthGuard(async () => {})).toBe(false);
   });
 });
