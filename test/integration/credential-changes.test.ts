@@ -203,6 +203,10 @@ describe('the recent-auth rule, as a class', () => {
     const afterPassword = await submitLogin(agent, stale, user);
     expect(afterPassword.status).toBe(200);
     expect(afterPassword.html).toContain('/mfa/enrol');
+    // A factor enrolled during a sign-in is a factor added like any other: the owner is told.
+    const code = await totpCode(totpKeyOn(afterPassword.html));
+    expect((await submitForm(agent, afterPassword, '/mfa/enrol', { code })).status).toBe(200);
+    expect((await mailTo(s.mail, user.email, /second factor was added/)).text).toContain('account: authenticator app.');
   });
 });
 
