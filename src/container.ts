@@ -17,6 +17,7 @@ import { createPasswordPolicy } from './accounts/password-policy.js';
 import { createPasswordResetService } from './accounts/password-reset-service.js';
 import { createRegistrationService } from './accounts/registration-service.js';
 import { createSignInService } from './accounts/sign-in-service.js';
+import { createSecurityNotices } from './accounts/security-notices.js';
 import { createAccountAdminService } from './admin/account-admin-service.js';
 import { createCaptcha } from './captcha/captcha-service.js';
 import { createEmailRenderer } from './email/email-renderer.js';
@@ -34,6 +35,7 @@ import { createSessionService } from './sessions/session-service.js';
 import { createMfaService } from './mfa/mfa-service.js';
 import { recoveryCodeHasher } from './mfa/recovery-codes.js';
 import { createTrustedDevices } from './mfa/trusted-device.js';
+import { createKnownDevices } from './sessions/known-devices.js';
 import { createWebAuthnService } from './mfa/webauthn.js';
 import { createOtpService, otpCodeHasher } from './mfa/otp-service.js';
 import { createSmsSender } from './infra/sms.js';
@@ -153,7 +155,11 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     : undefined;
   const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
   const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
-  const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
+  // "Was this you?" emails for every factor added or removed and every new set of recovery codes.
+  const securityNotices = createSecurityNotices({ db, notifier, links: createAccountLinks(config.issuer), now: options.now });
+  const mfa = createMfaService({
+    db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode, notices: securityNotices,
+  });
   const flowDeps = {
     db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
     revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
@@ -175,17 +181,19 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const smsUnavailable = { send: async () => { throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured'); } };
   const otp = createOtpService({
     db, notifier, sms: smsEnabled ? createSmsSender(config.sms, { logger }) : smsUnavailable, hashCode: otpCodeHasher(derivedKey('one-time codes')),
-    hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer,
+    hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer, notices: securityNotices,
   });
   const issuerUrl = new URL(config.issuer);
   const webauthn = createWebAuthnService({
     db, rpName: config.branding.productName, rpId: issuerUrl.hostname, origin: issuerUrl.origin,
-    challengeStore: createWebAuthnChallengeStore({ redis, sql: dataSource }),
+    challengeStore: createWebAuthnChallengeStore({ redis, sql: dataSource }), notices: securityNotices,
   });
   const trustedDevices = createTrustedDevices({
     key: derivedKey('trusted devices'),
     secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
   });
+  // notifications.newDeviceSignIn: the signed cookie that recognises a browser (interactions/new-device-notice.ts).
+  const knownDevices = createKnownDevices({ key: derivedKey('known devices'), secure: config.issuer.startsWith('https://') });
   const setup = createSetupService({ db, hasher, policy, key: derivedKey('first-run setup') });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
   const accountAdmin = createAccountAdminService({ db, sessionService, sessions, mfa, redis, dataSource, config });
@@ -197,6 +205,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).
     limiterFactory,
     accountAdmin,
+    securityNotices, knownDevices,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

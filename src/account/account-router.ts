@@ -8,6 +8,7 @@ import type { InteractionDeps } from '../interactions/interaction-deps.js';
 import { fieldErrors } from '../interactions/form-schemas.js';
 import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from '../interactions/page-context.js';
 import { finishAccountLogin } from './account-session.js';
+import { requireRecentAuth } from './recent-auth.js';
 import { requireSignedIn } from './signed-in.js';
 
 const profileForm = z.object({ csrf: z.string(), name: z.string().trim().max(200) });
@@ -33,6 +34,9 @@ export function createAccountRouter(deps: InteractionDeps): Router {
   });
 
   const signedIn = requireSignedIn(deps);
+  // The password and email pages exist only to change a credential: a stale sign-in is asked to
+  // sign in again before the form, and a stale POST changes nothing (account/recent-auth.ts).
+  const recentFor = (page: string) => requireRecentAuth(config, page);
 
   const page = (ctx: Context, view: string, title: string, locals: Record<string, unknown> = {}, status = 200) =>
     render(ctx, `account/${view}`, { title: tr(ctx, title), account: ctx.state.account, meter: meterSettings(config.passwordPolicy), ...locals }, status);
@@ -52,8 +56,9 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     await page(ctx, 'profile', 'pages.account.title', { notice: tr(ctx, 'pages.account.profile_saved') });
   });
 
-  router.get('/password', signedIn, (ctx) => page(ctx, 'password', 'pages.account.change_password'));
-  router.post('/password', signedIn, async (ctx) => {
+  router.get('/password', signedIn, recentFor('/account/password'),
+    (ctx) => page(ctx, 'password', 'pages.account.change_password'));
+  router.post('/password', signedIn, recentFor('/account/password'), async (ctx) => {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);
     const parsed = passwordForm.safeParse(form);
@@ -72,8 +77,9 @@ export function createAccountRouter(deps: InteractionDeps): Router {
     await page(ctx, 'password', 'pages.account.change_password', { notice: tr(ctx, 'pages.account.password_changed') });
   });
 
-  router.get('/email', signedIn, (ctx) => page(ctx, 'email', 'pages.account.change_email', { newEmail: '' }));
-  router.post('/email', signedIn, async (ctx) => {
+  router.get('/email', signedIn, recentFor('/account/email'),
+    (ctx) => page(ctx, 'email', 'pages.account.change_email', { newEmail: '' }));
+  router.post('/email', signedIn, recentFor('/account/email'), async (ctx) => {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);
     const parsed = emailChangeForm.safeParse(form);

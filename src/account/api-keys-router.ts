@@ -7,6 +7,7 @@ import { failClosed, isRateLimited, type LimiterFactory } from '../infra/rate-li
 import type { InteractionDeps } from '../interactions/interaction-deps.js';
 import { tr } from '../interactions/page-context.js';
 import { apiChoicesFor, maxExpiryDays, parseNewKey, type ApiChoice, type ApiSource, type PermissionLookup } from './api-key-choices.js';
+import { requireRecentAuth } from './recent-auth.js';
 import { requireSignedIn } from './signed-in.js';
 
 export interface ApiKeysRouterDeps extends InteractionDeps {
@@ -38,6 +39,9 @@ export function createApiKeysRouter(deps: ApiKeysRouterDeps): Router {
   });
   router.use(csrf.issue);
   router.use(requireSignedIn(deps));
+  // Making or rotating a key hands out a new credential: it needs a recent sign-in
+  // (account/recent-auth.ts). Revoking only takes access away, so a stale session may still do it.
+  const recent = requireRecentAuth(config, '/account/api-keys');
 
   const actor = (ctx: Context) => `account:${ctx.state.account.id}`;
   const choices = (ctx: Context) => apiChoicesFor(ctx.state.account.id, { apis, permissions, issuer: config.issuer });
@@ -82,7 +86,7 @@ export function createApiKeysRouter(deps: ApiKeysRouterDeps): Router {
 
   router.get('/', (ctx) => page(ctx, { notice: ctx.query.done === 'revoked' ? tr(ctx, 'pages.api_keys.revoked_notice') : undefined }));
 
-  router.post('/', async (ctx) => {
+  router.post('/', recent, async (ctx) => {
     const form = await postedForm(ctx);
     const options: ApiChoice[] = await choices(ctx);
     const result = parseNewKey(form, options);
@@ -103,7 +107,7 @@ export function createApiKeysRouter(deps: ApiKeysRouterDeps): Router {
     }
   });
 
-  router.post('/:id/rotate', async (ctx) => {
+  router.post('/:id/rotate', recent, async (ctx) => {
     await postedForm(ctx);
     const key = await ownKey(ctx);
     if (key.revokedAt) return page(ctx, { formError: tr(ctx, 'pages.api_keys.revoked_cannot_rotate') }, 400);

@@ -6,8 +6,8 @@ import { readForm, readJson } from '../http/form-body.js';
 import type { InteractionDeps } from '../interactions/interaction-deps.js';
 import { flowContext, tr } from '../interactions/page-context.js';
 import { mfaRequired } from '../mfa/mfa-policy.js';
-import { accountLoginUrl } from './account-session.js';
-import { requireSignedIn, signedInRecently } from './signed-in.js';
+import { requireRecentAuth } from './recent-auth.js';
+import { requireSignedIn } from './signed-in.js';
 
 const uuid = z.string().uuid();
 const nameForm = z.object({ csrf: z.string(), name: z.string().trim().min(1).max(60) });
@@ -28,6 +28,8 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
   });
   router.use(csrf.issue);
   router.use(signedIn);
+  // Every route that adds or removes a factor or makes recovery codes (account/recent-auth.ts).
+  const recent = requireRecentAuth(config, '/account/security');
 
   async function page(ctx: Context, locals: Record<string, unknown> = {}, status = 200) {
     const accountId = ctx.state.account.id;
@@ -42,13 +44,6 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     return mfaRequired({ accountRequiresMfa: account.mfaRequired, roles: await accounts.rolesOf(account.id), requiredRoles: config.mfa.requiredRoles, clientRequiresMfa: false });
   }
 
-  /** Removing a factor or replacing recovery codes needs a sign-in from the last few minutes. */
-  function needsFreshSignIn(ctx: Context): boolean {
-    if (signedInRecently(ctx, config.mfa.recentAuthSeconds)) return false;
-    ctx.redirect(accountLoginUrl(ctx, config.issuer, config.issuer.startsWith('https://'), '/account/security', true));
-    return true;
-  }
-
   async function postedForm(ctx: Context) {
     const form = await readForm(ctx);
     csrf.verify(ctx, form.csrf);
@@ -57,13 +52,13 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
 
   router.get('/', (ctx) => page(ctx, { reauthenticated: ctx.query.done === '1' }));
 
-  router.post('/totp', async (ctx) => {
+  router.post('/totp', recent, async (ctx) => {
     await postedForm(ctx);
     const enrolment = await mfa.startTotp(ctx.state.account.id, ctx.state.account.email);
     await render(ctx, 'account/totp-enrol', { title: tr(ctx, 'pages.mfa.enrol_title'), factorId: enrolment.factorId, qrDataUrl: enrolment.qrDataUrl, secret: enrolment.secret });
   });
 
-  router.post('/totp/confirm', async (ctx) => {
+  router.post('/totp/confirm', recent, async (ctx) => {
     const form = await postedForm(ctx);
     const parsed = confirmTotpForm.safeParse(form);
     if (!parsed.success) throw new AppError('invalid_form', 400, tr(ctx, 'pages.mfa.enter_code'));
@@ -92,21 +87,22 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     await render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), codes, action: '/account/security/done' });
   });
 
-  router.post('/webauthn/options', async (ctx) => {
+  router.post('/webauthn/options', recent, async (ctx) => {
     csrf.verify(ctx, ctx.get('x-csrf-token'));
     const account = ctx.state.account;
     const existing = await db.repos.mfaFactors.listConfirmed(account.id);
     ctx.body = await webauthn.registrationOptions(account, existing);
   });
 
-  router.post('/webauthn', async (ctx) => {
+  router.post('/webauthn', recent, async (ctx) => {
     csrf.verify(ctx, ctx.get('x-csrf-token'));
     const parsed = registerBody.safeParse(await readJson(ctx));
     if (!parsed.success) throw new AppError('invalid_request', 400, 'expected { handle, response, name? }');
     const accountId = ctx.state.account.id;
     const first = !(await mfa.hasFactors(accountId));
     await webauthn.finishRegistration(accountId, parsed.data.handle, parsed.data.response as never, parsed.data.name ?? '', flowContext(ctx));
-    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, flowContext(ctx)) : undefined;
+    const context = flowContext(ctx);
+    const codes = first ? await mfa.regenerateRecoveryCodes(accountId, context, { withFirstFactor: true }) : undefined;
     ctx.body = { redirect: await stashCodes(ctx, codes) };
   });
 
@@ -114,13 +110,13 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     await render(ctx, 'account/confirm-code', { title: tr(ctx, 'pages.security.confirm_code_title'), factorId, sentTo, formError }, status);
   }
 
-  router.post('/email', async (ctx) => {
+  router.post('/email', recent, async (ctx) => {
     await postedForm(ctx);
     const sent = await otp.enrolEmail(ctx.state.account.id, flowContext(ctx));
     await confirmCodePage(ctx, sent.factorId, sent.sentTo);
   });
 
-  router.post('/sms', async (ctx) => {
+  router.post('/sms', recent, async (ctx) => {
     const parsed = phoneForm.safeParse(await postedForm(ctx));
     try {
       if (!parsed.success) throw new AppError('invalid_phone', 400);
@@ -132,7 +128,7 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     }
   });
 
-  router.post('/otp/confirm', async (ctx) => {
+  router.post('/otp/confirm', recent, async (ctx) => {
     const parsed = confirmTotpForm.safeParse(await postedForm(ctx));
     if (!parsed.success) throw new AppError('invalid_form', 400, tr(ctx, 'pages.mfa.enter_code'));
     try {
@@ -149,9 +145,8 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     ctx.redirect('/account/security');
   });
 
-  router.post('/recovery-codes', async (ctx) => {
+  router.post('/recovery-codes', recent, async (ctx) => {
     await postedForm(ctx);
-    if (needsFreshSignIn(ctx)) return;
     if (!(await mfa.hasFactors(ctx.state.account.id))) throw new AppError('no_factors', 400, tr(ctx, 'pages.security.no_factors'));
     const codes = await mfa.regenerateRecoveryCodes(ctx.state.account.id, flowContext(ctx));
     await render(ctx, 'interaction/recovery-codes', { title: tr(ctx, 'pages.mfa.codes_title'), codes, action: '/account/security/done' });
@@ -164,10 +159,9 @@ export function createSecurityRouter(deps: InteractionDeps): Router {
     await page(ctx, { notice: tr(ctx, 'pages.security.renamed') });
   });
 
-  router.post('/:id/remove', async (ctx) => {
+  router.post('/:id/remove', recent, async (ctx) => {
     await postedForm(ctx);
     if (!uuid.safeParse(ctx.params.id).success) throw new AppError('factor_not_found', 404, 'No such factor.');
-    if (needsFreshSignIn(ctx)) return;
     try {
       await mfa.remove(ctx.state.account.id, ctx.params.id!, { mfaRequired: await policyRequiresMfa(ctx) }, flowContext(ctx));
     } catch (error) {

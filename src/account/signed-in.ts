@@ -28,7 +28,3 @@ export function requireSignedIn({ host, accounts, config, sessionService }: Pick
   };
 }
 
-/** True when the person signed in within `seconds` (sensitive changes need a fresh proof). */
-export function signedInRecently(ctx: Context, seconds: number): boolean {
-  return Date.now() / 1000 - Number(ctx.state.loginTs ?? 0) <= seconds;
-}

@@ -12,6 +12,8 @@ export function createAccountLinks(issuer: string) {
     confirmEmailChange: (token: string) => link('account/email/confirm', { token }),
     forgotPassword: () => link('forgot-password', {}),
     account: () => link('account', {}),
+    /** Where a "was this you?" notice sends the person (account/security-router.ts). */
+    security: () => link('account/security', {}),
   };
 }
 

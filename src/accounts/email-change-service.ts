@@ -1,13 +1,14 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
 import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
+import { changeNotice } from './security-notices.js';
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
 
 /**
  * Changing the address needs the current password, and takes effect only when the new address
- * is confirmed from its own inbox; the old address is told afterwards.
+ * is confirmed from its own inbox; the old address is told afterwards, and the new one confirmed.
  */
 export function createEmailChangeService(deps: AccountFlowDeps) {
   const { db, hasher, notifier, links, settings } = deps;
@@ -56,7 +57,10 @@ export function createEmailChangeService(deps: AccountFlowDeps) {
         });
         return { oldEmail: account.email, newEmail: used.email };
       });
-      notifier.send('email-changed', oldEmail, context.locale, { newEmail });
+      // The old address learns where the account went; the new one, that it now receives its mail.
+      const notice = changeNotice(context, links, now());
+      notifier.send('email-changed', oldEmail, context.locale, { newEmail, ...notice });
+      notifier.send('email-change-confirmed', newEmail, context.locale, { newEmail, ...notice });
       return { newEmail };
     },
   };

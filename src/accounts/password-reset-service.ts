@@ -3,6 +3,7 @@ import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
 import { hashLinkToken, isLinkToken, issueLinkToken } from './account-tokens.js';
 import { assertPasswordAccepted } from './password-errors.js';
+import { changeNotice } from './security-notices.js';
 
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
 
@@ -74,7 +75,7 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
       await setPassword(account.id, password, 'password.reset', context, hashLinkToken(token));
       await revokeSessions(account.id);
       await db.repos.accountTokens.revokeAll(account.id, 'reset_password', now());
-      notifier.send('password-changed', account.email, context.locale, {});
+      notifier.send('password-changed', account.email, context.locale, changeNotice(context, links, now()));
     },
 
     /** Change with the current password; optionally ends every other session. */
@@ -88,7 +89,7 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
       if (input.signOutOthers) await revokeSessions(account.id, { keepSessionId: input.currentSessionId });
       // Refresh tokens always go: an app holding a grant from before the change must sign in again.
       await deps.revokeRefreshTokens(account.id);
-      notifier.send('password-changed', account.email, context.locale, {});
+      notifier.send('password-changed', account.email, context.locale, changeNotice(context, links, now()));
     },
   };
 }

@@ -8,6 +8,7 @@ import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './accoun
 import type { BreachChecker } from './breach-checker.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { assertPasswordAccepted } from './password-errors.js';
+import { changeNotice } from './security-notices.js';
 
 export type SignInResult =
   | { outcome: 'ok'; account: Account; breached: boolean }
@@ -99,7 +100,7 @@ export function createSignInService(deps: SignInDeps) {
         await repos.accounts.update(account.id, { passwordHash, passwordChangedAt: now() });
         await repos.audit.append({ type: 'password.changed', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { reason: 'breached' } });
       });
-      notifier.send('password-changed', account.email, context.locale, {});
+      notifier.send('password-changed', account.email, context.locale, changeNotice(context, links, now()));
     },
   };
 }

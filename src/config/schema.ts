@@ -141,8 +141,12 @@ export const configSchema = z.object({
     requiredRoles: z.array(z.string()),
     /** Days a "trust this device" cookie skips the second factor; 0 hides the option. */
     trustDeviceDays: z.number().int().min(0).max(90),
-    /** Removing a factor or making new recovery codes needs a sign-in this recent (seconds). */
+    /** Credential changes (factors, recovery codes, password, email, API keys) need a sign-in this recent (seconds). */
     recentAuthSeconds: seconds,
+  }),
+  notifications: z.object({
+    /** Email the owner on a sign-in from a browser without this account's signed device cookie. */
+    newDeviceSignIn: z.boolean(),
   }),
   lockout: z.object({
     threshold: z.number().int().min(1),

@@ -3,6 +3,24 @@ import ejs from 'ejs';
 import { projectRoot } from '../config/load-config.js';
 import { translator, type Locale, type Translate } from '../i18n/i18n.js';
 
+/**
+ * When and from where a credential of the account changed, for the "was this you?" notices
+ * (src/accounts/security-notices.ts): a coarse device (browser + OS), never codes or secrets.
+ */
+export type ChangeNotice = {
+  /** Already formatted in the recipient's language, in UTC. */
+  when: string;
+  ip: string | null;
+  /** Browser and operating system (src/sessions/user-agent.ts); null when not recognised. */
+  browser: string | null;
+  os: string | null;
+  /** The account's security page, where the person checks factors and sessions. */
+  securityLink: string;
+};
+
+/** A kind of second factor, as the notices name it. */
+export type NoticeFactorType = 'totp' | 'webauthn' | 'email' | 'sms';
+
 /** The locals each email template needs; the keys are the template names under views/email/. */
 export interface EmailLocals {
   /** Confirm the address after registering. */
@@ -11,12 +29,20 @@ export interface EmailLocals {
   'account-exists': { loginLink: string; resetLink: string };
   'reset-password': { link: string; expiresMinutes: number };
   /** Notice after a password change or reset. */
-  'password-changed': Record<string, never>;
+  'password-changed': ChangeNotice;
   'account-locked': { unlockLink: string; lockedMinutes: number };
   /** Sent to the NEW address to confirm an email change. */
   'change-email-verify': { link: string; newEmail: string; expiresHours: number };
   /** Notice to the OLD address once the email was changed. */
-  'email-changed': { newEmail: string };
+  'email-changed': { newEmail: string } & ChangeNotice;
+  /** Confirmation to the NEW address once the change took effect. */
+  'email-change-confirmed': { newEmail: string } & ChangeNotice;
+  'mfa-factor-added': { factorType: NoticeFactorType } & ChangeNotice;
+  'mfa-factor-removed': { factorType: NoticeFactorType } & ChangeNotice;
+  /** A new set of recovery codes replaced the old one (the codes themselves are never mailed). */
+  'recovery-codes-regenerated': ChangeNotice;
+  /** Config `notifications.newDeviceSignIn`: a sign-in from a browser without this account's device cookie. */
+  'new-device-sign-in': ChangeNotice;
   'recovery-code-used': { remaining: number };
   /** A one-time code for an email second factor (sign-in or enrolment). */
   'mfa-code': { code: string; expiresMinutes: number };
@@ -47,7 +73,8 @@ export interface EmailRendererOptions {
 const templateSet: Record<EmailTemplate, true> = {
   'verify-email': true, 'account-exists': true, 'reset-password': true, 'password-changed': true,
   'account-locked': true, 'change-email-verify': true, 'email-changed': true, 'recovery-code-used': true,
-  'mfa-code': true,
+  'mfa-code': true, 'email-change-confirmed': true, 'mfa-factor-added': true, 'mfa-factor-removed': true,
+  'recovery-codes-regenerated': true, 'new-device-sign-in': true,
 };
 
 /** Every email template, for tests and previews. */

@@ -10,14 +10,16 @@ const firstSegment = (path: string) => `/${path.split('/')[1] ?? ''}`.toLowerCas
  * router's layers for /token or /me was measurable CPU (bench/results.md). A router with a route
  * whose first segment is a parameter is never skipped.
  */
-export function gatedRouter(router: Router): Middleware {
+export function gatedRouter(router: Router): Middleware & { router: Router } {
   const segments = new Set(router.stack.map((layer) => firstSegment(String(layer.path))));
   const routes = router.routes();
   const allowed = router.allowedMethods();
   const always = [...segments].some((segment) => segment.includes(':') || segment.includes('(') || segment === '/');
-  return async (ctx, next) => {
+  const gate: Middleware = async (ctx, next) => {
     if (!always && !segments.has(firstSegment(ctx.path))) return next();
     // @koa/router's context types differ between routes() and allowedMethods(); the object is the same.
     await routes(ctx as never, () => allowed(ctx as never, next));
   };
+  // The router stays reachable from app.middleware, so a test can enumerate every route the app serves.
+  return Object.assign(gate, { router });
 }

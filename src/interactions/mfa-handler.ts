@@ -2,12 +2,14 @@ import type { Context } from 'koa';
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
 import type { Account } from '../accounts/account.entity.js';
+import { signedInWithin } from '../account/recent-auth.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
 import { acr, mfaRequired, requestsMfa } from '../mfa/mfa-policy.js';
 import { otpAmr } from '../mfa/otp-service.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction, type InteractionDetails, type PendingSignIn } from './load-interaction.js';
+import { createNewDeviceNotice } from './new-device-notice.js';
 import { flowContext, tr } from './page-context.js';
 
 const mfaForm = z.object({ csrf: z.string(), method: z.enum(['totp', 'recovery', 'otp']), code: z.string().trim().min(1).max(40), factorId: z.string().uuid().optional(), trust: z.literal('on').optional() });
@@ -35,12 +37,18 @@ export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember
  * The second-factor step every way into a session passes through: after a password (and a
  * replaced breached one), and as step-up for a signed-in person. Progress lives on the
  * Interaction, server-side; no session exists until it is finished.
+ *
+ * Enrolment here satisfies the recent-auth rule (account/recent-auth.ts) by construction: it
+ * follows the password just proven in this same Interaction (afterFirstFactor), or, for a step-up
+ * of an existing session, only a session signed in within `mfa.recentAuthSeconds`.
  */
 export function createMfaHandlers(deps: InteractionDeps) {
   const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits } = deps;
+  const newDeviceNotice = createNewDeviceNotice(deps);
 
   async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr' | 'stepUp'>, secondFactor: string[]) {
     if (pending.stepUp) await recordStepUp(deps, ctx, pending.accountId, secondFactor);
+    await newDeviceNotice(ctx, pending.accountId);
     await host.provider.interactionFinished(ctx.req, ctx.res, loginResult(pending, secondFactor), { mergeWithLastSubmission: false });
   }
 
@@ -79,6 +87,12 @@ export function createMfaHandlers(deps: InteractionDeps) {
     await renderChallenge(ctx, details.uid, account.id);
   }
 
+  /** The recent-auth rule for a session an interaction found (its snapshot carries no loginTs). */
+  async function sessionSignedInRecently(session: { cookie?: string }): Promise<boolean> {
+    const stored = session.cookie ? await host.provider.Session.find(session.cookie) : undefined;
+    return signedInWithin(stored?.loginTs, config.mfa.recentAuthSeconds);
+  }
+
   async function pendingAccount(ctx: Context, step: PendingSignIn['step']) {
     const loaded = await loadInteraction(host, ctx, 'login');
     if (loaded.pending?.step !== step) throw new errors.InvalidRequest('this sign-in step is not pending');
@@ -99,7 +113,7 @@ export function createMfaHandlers(deps: InteractionDeps) {
         const account = await accounts.findById(pending.accountId);
         if (account) return startEnrolment(ctx, details.uid, pending, account).then(() => true);
       }
-      const session = details.session as { accountId?: string; amr?: string[] } | undefined;
+      const session = details.session as { accountId?: string; amr?: string[]; cookie?: string } | undefined;
       // Only when the second factor is all that's missing: prompt=login, max_age and the like want the password again.
       const onlyMfaMissing = details.prompt.reasons.length > 0 && details.prompt.reasons.every((reason) => reason === 'mfa_required');
       if (!pending && session?.accountId && onlyMfaMissing) {
@@ -110,6 +124,9 @@ export function createMfaHandlers(deps: InteractionDeps) {
           await savePending(ctx, { ...base, step: 'mfa' });
           await renderChallenge(ctx, details.uid, account.id);
         } else {
+          // Adding a factor needs a recent sign-in (account/recent-auth.ts): an older session shows
+          // the password form first, and the enrolment follows that sign-in (afterFirstFactor).
+          if (!(await sessionSignedInRecently(session))) return false;
           await startEnrolment(ctx, details.uid, { ...base, step: 'mfa_enrol' }, account);
         }
         return true;

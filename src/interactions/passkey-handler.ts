@@ -6,6 +6,7 @@ import { readJson } from '../http/form-body.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction } from './load-interaction.js';
 import { loginResult, recordStepUp } from './mfa-handler.js';
+import { createNewDeviceNotice } from './new-device-notice.js';
 import { flowContext, tr } from './page-context.js';
 
 const finishBody = z.object({ handle: z.string().min(1).max(100), response: z.unknown() });
@@ -16,6 +17,7 @@ const finishBody = z.object({ handle: z.string().min(1).max(100), response: z.un
  */
 export function createPasskeyHandlers(deps: InteractionDeps) {
   const { host, csrf, webauthn, accounts, rateLimits, config } = deps;
+  const newDeviceNotice = createNewDeviceNotice(deps);
 
   async function readFinish(ctx: Context) {
     csrf.verify(ctx, ctx.get('x-csrf-token'));
@@ -25,6 +27,7 @@ export function createPasskeyHandlers(deps: InteractionDeps) {
   }
 
   async function answer(ctx: Context, result: ReturnType<typeof loginResult>) {
+    await newDeviceNotice(ctx, result.login.accountId);
     const redirect = await host.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { redirect };

@@ -1,5 +1,6 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import type { AccountNotifier } from '../accounts/account-notifier.js';
+import type { SecurityNotices } from '../accounts/security-notices.js';
 import { auditContext, type FlowContext } from '../accounts/account-flow-deps.js';
 import type { SecretBox } from '../infra/secret-box.js';
 import type { Database } from '../infra/unit-of-work.js';
@@ -16,6 +17,8 @@ export interface MfaServiceDeps {
   hashRecoveryCode: (code: string) => string;
   /** The issuer name authenticator apps show next to the account. */
   totpIssuer: string;
+  /** Tells the owner a factor was added or removed or new recovery codes were made (the container always passes it). */
+  notices?: Pick<SecurityNotices, 'factorAdded' | 'factorRemoved' | 'recoveryCodesRegenerated'>;
   now?: () => Date;
 }
 
@@ -62,13 +65,15 @@ export function createMfaService(deps: MfaServiceDeps) {
         await db.repos.audit.append({ type: 'mfa.enrolment_failed', actor: `account:${accountId}`, accountId, ...auditContext(context), details: { factorType: 'totp' } });
         throw new BadRequestError('mfa_code_invalid', 'That code is not valid. Check the time on your device and try the current code.');
       }
-      return db.transaction(async (repos) => {
+      const result = await db.transaction(async (repos) => {
         const first = (await repos.mfaFactors.listConfirmed(accountId)).length === 0;
         await repos.mfaFactors.update(factor.id, { confirmedAt: now() });
         const recoveryCodes = first ? await freshRecoveryCodes(repos, accountId) : undefined;
         await repos.audit.append({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, ...auditContext(context), details: { factorId: factor.id, factorType: 'totp', name: factor.name } });
         return { recoveryCodes };
       });
+      await deps.notices?.factorAdded(accountId, 'totp', context);
+      return result;
     },
 
     /** True when the code belongs to one of the account's TOTP factors and wasn't used before. */
@@ -100,13 +105,18 @@ export function createMfaService(deps: MfaServiceDeps) {
         : this.useRecoveryCode(account.id, account.email, code, context);
     },
 
-    /** A new set of ten codes; the old set stops working. */
-    async regenerateRecoveryCodes(accountId: string, context: FlowContext): Promise<string[]> {
-      return db.transaction(async (repos) => {
-        const codes = await freshRecoveryCodes(repos, accountId);
+    /**
+     * A new set of ten codes; the old set stops working. The owner is told, except for the set that
+     * comes with a first factor (`withFirstFactor`): that factor's own notice covers it.
+     */
+    async regenerateRecoveryCodes(accountId: string, context: FlowContext, options: { withFirstFactor?: boolean } = {}) {
+      const codes = await db.transaction(async (repos) => {
+        const fresh = await freshRecoveryCodes(repos, accountId);
         await repos.audit.append({ type: 'mfa.recovery_codes_regenerated', actor: `account:${accountId}`, accountId, ...auditContext(context) });
-        return codes;
+        return fresh;
       });
+      if (!options.withFirstFactor) await deps.notices?.recoveryCodesRegenerated(accountId, context);
+      return codes;
     },
 
     async rename(accountId: string, factorId: string, name: string, context: FlowContext): Promise<void> {
@@ -122,7 +132,7 @@ export function createMfaService(deps: MfaServiceDeps) {
 
     /** Removes a factor; the last one can't go while a policy requires a second factor. */
     async remove(accountId: string, factorId: string, options: { mfaRequired: boolean }, context: FlowContext): Promise<void> {
-      await db.transaction(async (repos) => {
+      const removed = await db.transaction(async (repos) => {
         const factors = await repos.mfaFactors.listConfirmed(accountId);
         const factor = factors.find((candidate) => candidate.id === factorId);
         if (!factor) throw new NotFoundError('factor_not_found', 'No such factor.');
@@ -132,7 +142,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         await repos.mfaFactors.delete(accountId, factorId);
         if (factors.length === 1) await repos.recoveryCodes.deleteAll(accountId);
         await repos.audit.append({ type: 'mfa.removed', actor: `account:${accountId}`, accountId, ...auditContext(context), details: { factorId, factorType: factor.type, name: factor.name } });
+        return factor;
       });
+      await deps.notices?.factorRemoved(accountId, removed.type, context);
     },
 
     /** Admin reset: every factor and recovery code gone (the person enrols again at next sign-in if required). */

@@ -1,6 +1,7 @@
 import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import { auditContext, type FlowContext } from '../accounts/account-flow-deps.js';
 import type { AccountNotifier } from '../accounts/account-notifier.js';
+import type { SecurityNotices } from '../accounts/security-notices.js';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError, TooManyRequestsError } from '../errors/app-error.js';
 import { translator, type Locale } from '../i18n/i18n.js';
 import { maskPhone, type SmsSender } from '../infra/sms.js';
@@ -28,6 +29,8 @@ export const defaultOtpSettings: OtpSettings = { ttlSeconds: 600, maxAttempts: 5
 export interface OtpServiceDeps {
   db: Database<OtpRepositories>;
   notifier: Pick<AccountNotifier, 'send'>;
+  /** Tells the owner a factor was added (the container always passes it). */
+  notices?: Pick<SecurityNotices, 'factorAdded'>;
   sms: SmsSender;
   /** Keyed hash (HMAC under a server secret) of what is stored for a code: see otpCodeHasher. */
   hashCode: (input: string) => string;
@@ -183,7 +186,7 @@ export function createOtpService(deps: OtpServiceDeps) {
         await db.repos.audit.append({ type: 'mfa.enrolment_failed', actor: actorOf(accountId), accountId, ...auditContext(context), details: { factorId, factorType: factor.type } });
         throw new BadRequestError('mfa_code_invalid', 'That code is not valid. Check it, or ask for a new one.');
       }
-      return db.transaction(async (repos) => {
+      const result = await db.transaction(async (repos) => {
         const first = (await repos.mfaFactors.listConfirmed(accountId)).length === 0;
         await repos.mfaFactors.update(factor.id, { confirmedAt: now() });
         let recoveryCodes: string[] | undefined;
@@ -194,6 +197,8 @@ export function createOtpService(deps: OtpServiceDeps) {
         await repos.audit.append({ type: 'mfa.enrolled', actor: actorOf(accountId), accountId, ...auditContext(context), details: { factorId, factorType: factor.type, name: factor.name } });
         return { recoveryCodes };
       });
+      await deps.notices?.factorAdded(accountId, factor.type, context);
+      return result;
     },
 
     /** Sends a fresh code for a confirmed factor (or one being enrolled); throttled per factor and per account. */

@@ -4,6 +4,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { auditContext, type FlowContext } from '../accounts/account-flow-deps.js';
+import type { SecurityNotices } from '../accounts/security-notices.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors/app-error.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
@@ -34,6 +35,8 @@ export interface WebAuthnServiceDeps {
   challengeStore: WebAuthnChallengeStore;
   /** Must match the store's TTL: it becomes the `timeout` hint the browser gets. */
   challengeTtlSeconds?: number;
+  /** Tells the owner a passkey was added (the container always passes it). */
+  notices?: Pick<SecurityNotices, 'factorAdded'>;
   now?: () => Date;
 }
 
@@ -113,7 +116,7 @@ export function createWebAuthnService(deps: WebAuthnServiceDeps) {
       const label = name.trim().slice(0, 60) || (credentialDeviceType === 'multiDevice' ? 'Passkey' : 'Security key');
       const transports = (response.response.transports ?? []).filter((transport) => knownTransports.has(transport));
       try {
-        return await db.transaction(async (repos) => {
+        const factorId = await db.transaction(async (repos) => {
           const factor = await repos.mfaFactors.insert({
             accountId, type: 'webauthn', name: label, credentialId: credential.id, publicKey: Buffer.from(credential.publicKey),
             signCount: String(credential.counter), transports, deviceType: credentialDeviceType, backedUp: credentialBackedUp, confirmedAt: now(),
@@ -121,6 +124,8 @@ export function createWebAuthnService(deps: WebAuthnServiceDeps) {
           await audit('mfa.enrolled', accountId, context, { factorId: factor.id, name: label, deviceType: credentialDeviceType, backedUp: credentialBackedUp }, repos);
           return factor.id;
         });
+        await deps.notices?.factorAdded(accountId, 'webauthn', context);
+        return factorId;
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict; // the same credential, registered by a racing request
         throw error;

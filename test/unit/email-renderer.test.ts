@@ -2,16 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { createEmailRenderer, emailTemplates, type EmailLocals, type EmailTemplate } from '../../src/email/email-renderer.js';
 import { catalogueKeys, supportedLocales } from '../../src/i18n/i18n.js';
 
+// Where and when a credential changed, as the "was this you?" notices carry it.
+const notice = {
+  when: '3 December 2026 at 14:05 UTC', ip: '203.0.113.9', browser: 'Firefox 128', os: 'Linux',
+  securityLink: 'https://id.acme.test/account/security',
+};
 const renderer = createEmailRenderer({ productName: 'Acme ID', issuer: 'https://id.acme.test' });
 
 const sample: EmailLocals = {
   'verify-email': { link: 'https://id.acme.test/verify?token=v1&uid=7', expiresHours: 24 },
   'account-exists': { loginLink: 'https://id.acme.test/login', resetLink: 'https://id.acme.test/reset?start=1' },
   'reset-password': { link: 'https://id.acme.test/reset?token=r1', expiresMinutes: 30 },
-  'password-changed': {},
+  'password-changed': notice,
   'account-locked': { unlockLink: 'https://id.acme.test/unlock?token=u1', lockedMinutes: 15 },
   'change-email-verify': { link: 'https://id.acme.test/change?token=c1', newEmail: 'new@acme.test', expiresHours: 1 },
-  'email-changed': { newEmail: 'new@acme.test' },
+  'email-changed': { newEmail: 'new@acme.test', ...notice },
+  'email-change-confirmed': { newEmail: 'new@acme.test', ...notice },
+  'mfa-factor-added': { factorType: 'webauthn', ...notice },
+  'mfa-factor-removed': { factorType: 'sms', ...notice },
+  'recovery-codes-regenerated': notice,
+  'new-device-sign-in': { ...notice, browser: null, os: null, ip: null },
   'recovery-code-used': { remaining: 3 },
   'mfa-code': { code: '042917', expiresMinutes: 10 },
 };
@@ -73,6 +83,20 @@ describe('email renderer', () => {
     expect(text).toContain('\n-- \n');
     expect(text).not.toMatch(/\n{3,}/);
     expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('says in a change notice what changed, when, from which browser and address, and where to check', async () => {
+    const { subject, text } = await render('mfa-factor-added', 'en', sample['mfa-factor-added']);
+    expect(subject).toBe('A second factor was added to your Acme ID account');
+    expect(text).toContain('A second factor was just added to your Acme ID account: passkey or security key.');
+    expect(text).toContain('When: 3 December 2026 at 14:05 UTC\nFrom: Firefox 128 on Linux, IP address 203.0.113.9');
+    expect(text).toContain('https://id.acme.test/account/security');
+    const fr = await render('mfa-factor-removed', 'fr', sample['mfa-factor-removed']);
+    expect(fr.text).toContain('Un second facteur vient d’être supprimé de votre compte Acme ID : codes par SMS.');
+    expect(fr.text).toContain('Depuis : Firefox 128 sous Linux, adresse IP 203.0.113.9');
+    // Nothing recognised: said plainly, not left blank.
+    const unknown = await render('new-device-sign-in', 'en', sample['new-device-sign-in']);
+    expect(unknown.text).toContain('From: an unrecognised browser, IP address unknown');
   });
 
   it('refuses a link that is not http(s)', async () => {

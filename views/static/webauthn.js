@@ -81,6 +81,11 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
+        // A stale sign-in (account/recent-auth.ts): go sign in again; the sign-in comes back to this page.
+        if (response.status === 401 && data.error === 'reauthentication_required' && data.redirect) {
+          follow(data.redirect);
+          return new Promise(function () {}); // the page is leaving: nothing more to do here
+        }
         if (!response.ok) throw Object.assign(new Error(data.error_description || ''), { fromServer: true });
         return data;
       });
