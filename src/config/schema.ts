@@ -133,6 +133,10 @@ export const configSchema = z.object({
     /** Failed sign-ins for an email or IP after which the login form asks for a CAPTCHA. */
     loginFailuresBeforeCaptcha: z.number().int().min(0),
     altchaMaxNumber: z.number().int().min(1000),
+    /** altcha work grows by this factor per sign-in failure (of the IP or the email) past loginFailuresBeforeCaptcha; 1 = fixed. */
+    altchaGrowth: z.number().min(1).max(10),
+    /** The most work an adaptive altcha challenge asks for (its maxNumber), so an honest device still finishes. */
+    altchaMaxNumberCap: z.number().int().min(1000),
     challengeTtl: seconds,
   }),
   sms: smsConfigSchema,
@@ -143,6 +147,15 @@ export const configSchema = z.object({
     trustDeviceDays: z.number().int().min(0).max(90),
     /** Removing a factor or making new recovery codes needs a sign-in this recent (seconds). */
     recentAuthSeconds: seconds,
+    /** Progressive lockout of the second-factor step, per account, over every kind of second factor. */
+    lockout: z.object({
+      threshold: z.number().int().min(1),
+      baseSeconds: seconds,
+      multiplier: z.number().min(1),
+      maxSeconds: seconds,
+      /** Consecutive second-factor failures after which only `users unlock` lifts the lock. */
+      maxConsecutiveFailures: z.number().int().min(1).max(100),
+    }),
   }),
   lockout: z.object({
     threshold: z.number().int().min(1),

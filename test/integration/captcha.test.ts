@@ -9,7 +9,7 @@ import { createCaptchaRouter } from '../../src/captcha/captcha-router.js';
 import { captchaFields, createCaptcha, type Captcha } from '../../src/captcha/captcha-service.js';
 import type { Config } from '../../src/config/schema.js';
 
-const altchaConfig: Config['captcha'] = { provider: 'altcha', loginFailuresBeforeCaptcha: 3, altchaMaxNumber: 1000, challengeTtl: 600 };
+const altchaConfig: Config['captcha'] = { provider: 'altcha', loginFailuresBeforeCaptcha: 3, altchaMaxNumber: 1000, altchaGrowth: 2, altchaMaxNumberCap: 64000, challengeTtl: 600 };
 
 function captureLogger() {
   const lines: Array<{ level: number; msg: string; provider?: string; status?: number }> = [];
