@@ -211,7 +211,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).
     limiterFactory,
     accountAdmin,
-    altchaDifficulty, secondFactorGuard, secondFactorThrottle,
+    altchaDifficulty, secondFactorGuard, secondFactorThrottle, lockoutRecords,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();
