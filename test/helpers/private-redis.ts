@@ -38,6 +38,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const admin = createRedis(url);
+  // Refused connections while the server starts are expected; PING below waits them out.
+  admin.on('error', () => {});
   await waitForPing(admin, child);
   return {
     url, admin,
