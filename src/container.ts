@@ -136,9 +136,14 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const rateLimits = createRateLimits(limiterFactory, config.rateLimits);
   // With counters in Redis, placed locks are also written to PostgreSQL: a Redis flush never unlocks.
   const lockoutRecords = redis ? createLockoutRecordRepository(dataSource) : undefined;
-  const throttle = createLoginThrottle({ factory: limiterFactory, lockout: config.lockout, captchaAfter: config.captcha.loginFailuresBeforeCaptcha, records: lockoutRecords });
+  const throttle = createLoginThrottle({
+    factory: limiterFactory, lockout: config.lockout, records: lockoutRecords,
+    captchaAfter: config.captcha.loginFailuresBeforeCaptcha,
+  });
   const altchaDifficulty = createAltchaDifficulty({ throttle, config: config.captcha });
-  const secondFactorThrottle = createSecondFactorThrottle({ factory: limiterFactory, policy: config.mfa.lockout, records: lockoutRecords });
+  const secondFactorThrottle = createSecondFactorThrottle({
+    factory: limiterFactory, policy: config.mfa.lockout, records: lockoutRecords,
+  });
   const replayGuard = (ttlSeconds: number) => limiterFactory({ name: 'captcha-used', points: 1, durationSeconds: ttlSeconds });
   const captcha = createCaptcha({
     config: config.captcha,
@@ -163,7 +168,9 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
   const mfa = createMfaService({ db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode });
   const accountLinks = createAccountLinks(config.issuer);
-  const secondFactorGuard = createSecondFactorGuard({ throttle: secondFactorThrottle, db, notifier, links: accountLinks, policy: config.mfa.lockout });
+  const secondFactorGuard = createSecondFactorGuard({
+    throttle: secondFactorThrottle, db, notifier, links: accountLinks, policy: config.mfa.lockout,
+  });
   const flowDeps = {
     db, hasher, policy, notifier, settings: config.accounts, links: accountLinks,
     revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
@@ -180,7 +187,9 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     secondFactor: {
       hasFactors: (accountId) => mfa.hasFactors(accountId),
       // Under the second-factor lockout like every other second-factor check.
-      verify: (account, code, context) => secondFactorGuard.attempt(account, 'reset_code', context, () => mfa.verifyAppOrRecoveryCode(account, code, context)),
+      verify: (account, code, context) =>
+        secondFactorGuard.attempt(account, 'reset_code', context,
+          () => mfa.verifyAppOrRecoveryCode(account, code, context)),
     },
   });
   const emailChange = createEmailChangeService(flowDeps);

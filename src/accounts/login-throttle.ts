@@ -59,10 +59,13 @@ export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
     factory, policy: lockout, counterPrefix: 'lockout', memorySeconds: deps.failureMemorySeconds,
     durable: deps.records ? { records: deps.records, purpose: 'login' } : undefined,
   });
-  const ipFailures = factory({ name: 'login-failures-ip', points: 1_000_000, durationSeconds: deps.ipWindowSeconds ?? 3600 });
+  const ipFailures = factory({
+    name: 'login-failures-ip', points: 1_000_000, durationSeconds: deps.ipWindowSeconds ?? 3600,
+  });
   const ipCount = async (ip: string) => (await ipFailures.get(subjectKey(ip)).catch(failClosed))?.consumedPoints ?? 0;
   /** Consecutive failures by email (locks so far plus this round) or recent failures by IP reached captchaAfter. */
-  const needsCaptcha = (peeked: LockoutPeek, fromIp: number) => peeked.consecutiveFailures >= captchaAfter || fromIp >= captchaAfter;
+  const needsCaptcha = (peeked: LockoutPeek, fromIp: number) =>
+    peeked.consecutiveFailures >= captchaAfter || fromIp >= captchaAfter;
 
   return {
     async check(email, ip, options = {}) {
@@ -75,7 +78,8 @@ export function createLoginThrottle(deps: LoginThrottleDeps): LoginThrottle {
     },
 
     async recordFailure(email, ip) {
-      const [, failure] = await Promise.all([ipFailures.penalty(subjectKey(ip)).catch(failClosed), locks.recordFailure(email)]);
+      const ipPenalty = ipFailures.penalty(subjectKey(ip)).catch(failClosed);
+      const [, failure] = await Promise.all([ipPenalty, locks.recordFailure(email)]);
       return failure;
     },
 

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { failClosed, subjectKey, type LimiterFactory } from '../infra/rate-limiter-store.js';
 import type { LockoutRecordRepository } from './lockout-record-repository.js';
 
-/** Threshold, lock lengths and the NIST budget of one kind of lockout (passwords: `lockout`, second factors: `mfa.lockout`). */
+/** Threshold, lock lengths and NIST budget of one lockout (passwords: `lockout`, second factors: `mfa.lockout`). */
 export type LockoutPolicy = Config['lockout'];
 
 /** Whether the next attempt may go ahead; `permanent`: the maxConsecutiveFailures budget is spent. */
@@ -73,7 +73,8 @@ type Res = { consumedPoints: number; msBeforeNext: number } | null;
 export function createProgressiveLockout(deps: ProgressiveLockoutDeps): ProgressiveLockout {
   const { factory, policy, counterPrefix, durable } = deps;
   const memory = deps.memorySeconds ?? 86_400;
-  const counter = (name: string, durationSeconds: number) => factory({ name: `${counterPrefix}-${name}`, points: BLOCKED, durationSeconds });
+  const counter = (name: string, durationSeconds: number) =>
+    factory({ name: `${counterPrefix}-${name}`, points: BLOCKED, durationSeconds });
   const attempts = counter('attempts', memory);
   const level = counter('level', memory);
   // Shorter than any lock, so it is gone when the next round can start.
@@ -82,7 +83,8 @@ export function createProgressiveLockout(deps: ProgressiveLockoutDeps): Progress
   const count = (res: Res) => res?.consumedPoints ?? 0;
   const permanentAt = (locks: number) => locks * policy.threshold >= policy.maxConsecutiveFailures;
   /** Attempts allowed this round: the threshold, or what is left of the maxConsecutiveFailures budget. */
-  const roundLimit = (locks: number) => Math.min(policy.threshold, policy.maxConsecutiveFailures - locks * policy.threshold);
+  const roundLimit = (locks: number) =>
+    Math.min(policy.threshold, policy.maxConsecutiveFailures - locks * policy.threshold);
 
   function lockedGate(round: { consumedPoints: number; msBeforeNext: number }, locks: number): LockoutGate {
     // BLOCKED: the lock is placed and expires with the key. Below it the round is full and its last
@@ -105,8 +107,11 @@ export function createProgressiveLockout(deps: ProgressiveLockoutDeps): Progress
     const secondsUntil = (at: Date) => Math.max(1, Math.ceil((at.getTime() - now) / 1000));
     await level.set(key, record.level, record.forgetAt ? secondsUntil(record.forgetAt) : 0).catch(failClosed);
     if (!record.lockedUntil) await attempts.set(key, BLOCKED, memory).catch(failClosed);
-    else if (record.lockedUntil.getTime() > now) await attempts.set(key, BLOCKED, secondsUntil(record.lockedUntil)).catch(failClosed);
-    return Promise.all([level.get(key), attempts.get(key)]).then(([levelRes, round]) => ({ levelRes, round })).catch(failClosed);
+    else if (record.lockedUntil.getTime() > now) {
+      await attempts.set(key, BLOCKED, secondsUntil(record.lockedUntil)).catch(failClosed);
+    }
+    const [levelRes, round] = await Promise.all([level.get(key), attempts.get(key)]).catch(failClosed);
+    return { levelRes, round };
   }
 
   return {
@@ -118,15 +123,17 @@ export function createProgressiveLockout(deps: ProgressiveLockoutDeps): Progress
       const locks = count(levelRes);
       const consecutiveFailures = locks * policy.threshold + Math.min(count(round), policy.threshold);
       // A permanent lock ignores time, so Retry-After only says "not soon".
-      if (permanentAt(locks)) return { locks, consecutiveFailures, gate: { locked: true, retryAfterSeconds: policy.maxSeconds, permanent: true } };
-      if (round && round.consumedPoints >= roundLimit(locks)) return { locks, consecutiveFailures, gate: lockedGate(round, locks) };
-      return { locks, consecutiveFailures, gate: { locked: false } };
+      const permanent: LockoutGate = { locked: true, retryAfterSeconds: policy.maxSeconds, permanent: true };
+      const gate: LockoutGate = permanentAt(locks) ? permanent
+        : round && round.consumedPoints >= roundLimit(locks) ? lockedGate(round, locks) : { locked: false };
+      return { locks, consecutiveFailures, gate };
     },
 
     async reserve(subject, peeked) {
       if (peeked.gate.locked) return peeked.gate;
       const reserved = await attempts.penalty(subjectKey(subject)).catch(failClosed);
-      return reserved.consumedPoints > roundLimit(peeked.locks) ? lockedGate(reserved, peeked.locks) : { locked: false };
+      return reserved.consumedPoints > roundLimit(peeked.locks)
+        ? lockedGate(reserved, peeked.locks) : { locked: false };
     },
 
     async recordFailure(subject) {

@@ -96,7 +96,9 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
     const redis = deps.redis ?? (config.redisUrl ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix }) : undefined);
     try {
       await createLoginThrottleFor({ redis, dataSource: deps.dataSource, config }).unlock(email);
-      if (accountId) await createSecondFactorThrottleFor({ redis, dataSource: deps.dataSource, config }).unlock(accountId);
+      if (accountId) {
+        await createSecondFactorThrottleFor({ redis, dataSource: deps.dataSource, config }).unlock(accountId);
+      }
     } finally {
       if (redis && redis !== deps.redis) await redis.quit().catch(() => redis.disconnect());
     }
@@ -130,7 +132,7 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
       return change(idOrEmail, actor, 'account.updated', () => wanted, options);
     },
 
-    /** Lifts the sign-in lockouts, password and second factor (temporary or permanent), and forgets the failed attempts. */
+    /** Lifts the sign-in lockouts, password and second factor (temporary or permanent); forgets the failures. */
     async unlock(idOrEmail: string, actor: AdminActor): Promise<AccountView> {
       const account = await service.show(idOrEmail);
       await liftLockout(account.email, account.id);

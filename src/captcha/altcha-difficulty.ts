@@ -1,7 +1,8 @@
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { Config } from '../config/schema.js';
 
-type DifficultyConfig = Pick<Config['captcha'], 'altchaMaxNumber' | 'altchaGrowth' | 'altchaMaxNumberCap' | 'loginFailuresBeforeCaptcha'>;
+type DifficultyConfig = Pick<Config['captcha'],
+  'altchaMaxNumber' | 'altchaGrowth' | 'altchaMaxNumberCap' | 'loginFailuresBeforeCaptcha'>;
 
 /**
  * The altcha work (challenge maxNumber; a solver tries maxNumber / 2 hashes on average) after
@@ -21,7 +22,9 @@ export interface AltchaDifficulty {
 }
 
 /** Reads the login throttle's failure counts; reserves nothing. */
-export function createAltchaDifficulty(deps: { throttle: Pick<LoginThrottle, 'failureCount'>; config: DifficultyConfig }): AltchaDifficulty {
+export function createAltchaDifficulty(
+  deps: { throttle: Pick<LoginThrottle, 'failureCount'>; config: DifficultyConfig },
+): AltchaDifficulty {
   return {
     async required(email, ip) {
       return altchaMaxNumberFor(await deps.throttle.failureCount(email?.trim() || undefined, ip), deps.config);

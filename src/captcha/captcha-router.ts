@@ -11,7 +11,9 @@ import type { Captcha } from './captcha-service.js';
 export function createCaptchaRouter(captcha: Captcha, difficulty?: AltchaDifficulty): Router {
   const router = new Router();
   router.get('/captcha/challenge', async (ctx) => {
-    if (captcha.provider !== 'altcha') throw new NotFoundError('captcha_challenge_unavailable', 'this server does not use altcha');
+    if (captcha.provider !== 'altcha') {
+      throw new NotFoundError('captcha_challenge_unavailable', 'this server does not use altcha');
+    }
     const fromIp = difficulty ? await difficulty.required(undefined, ctx.state.clientIp ?? 'unknown') : 0;
     // Each challenge is single-use (replay protection), so no cache may hand one out twice.
     ctx.set('Cache-Control', 'no-store');

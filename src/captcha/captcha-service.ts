@@ -86,7 +86,8 @@ const maxResponseLength = 8_192;
 const altchaPayload = z.looseObject({
   challenge: z.looseObject({
     parameters: z.looseObject({
-      algorithm: z.literal('SHA-256'), nonce: z.string(), salt: z.string(), keyPrefix: z.string(), expiresAt: z.number(),
+      algorithm: z.literal('SHA-256'), nonce: z.string(), salt: z.string(), keyPrefix: z.string(),
+      expiresAt: z.number(),
       data: z.looseObject({ maxNumber: z.number().optional() }).optional(),
     }),
     signature: z.string().min(1),
@@ -109,8 +110,9 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
   // Deterministic challenges sign the derived key with a second secret; derive it so config holds one.
   const keySignatureSecret = provider === 'altcha' ? createHmac('sha256', hmacKey).update('portcullis altcha key signature').digest('hex') : '';
   const hintKey = createHmac('sha256', hmacKey || 'none').update('portcullis altcha difficulty hint').digest();
+  const cap = Math.max(config.altchaMaxNumberCap, config.altchaMaxNumber);
   const clamp = (maxNumber: number | undefined) =>
-    Math.min(Math.max(config.altchaMaxNumberCap, config.altchaMaxNumber), Math.max(config.altchaMaxNumber, Math.floor(maxNumber ?? 0)));
+    Math.min(cap, Math.max(config.altchaMaxNumber, Math.floor(maxNumber ?? 0)));
   const hintMac = (body: string) => createHmac('sha256', hintKey).update(body).digest('base64url');
 
   /** `<maxNumber>.<expiresAt>.<mac>`: the client can carry it, not change it. */
@@ -183,7 +185,8 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
       if (provider === 'none') return { provider };
       if (provider === 'altcha') {
         const maxNumber = clamp(options.maxNumber);
-        const challengeUrl = maxNumber > config.altchaMaxNumber ? `/captcha/challenge?d=${hintFor(maxNumber)}` : '/captcha/challenge';
+        const challengeUrl = maxNumber > config.altchaMaxNumber
+          ? `/captcha/challenge?d=${hintFor(maxNumber)}` : '/captcha/challenge';
         return {
           provider, field: captchaFields.altcha, challengeUrl, scriptSrc: '/static/vendor/altcha.js',
           styleHref: '/static/vendor/altcha.css', workerSrc: '/static/vendor/altcha-worker-sha.js',

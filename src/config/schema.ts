@@ -133,7 +133,7 @@ export const configSchema = z.object({
     /** Failed sign-ins for an email or IP after which the login form asks for a CAPTCHA. */
     loginFailuresBeforeCaptcha: z.number().int().min(0),
     altchaMaxNumber: z.number().int().min(1000),
-    /** altcha work grows by this factor per sign-in failure (of the IP or the email) past loginFailuresBeforeCaptcha; 1 = fixed. */
+    /** altcha work × this per failed sign-in (email or IP) past loginFailuresBeforeCaptcha; 1 = fixed. */
     altchaGrowth: z.number().min(1).max(10),
     /** The most work an adaptive altcha challenge asks for (its maxNumber), so an honest device still finishes. */
     altchaMaxNumberCap: z.number().int().min(1000),

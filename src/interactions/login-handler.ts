@@ -22,7 +22,8 @@ export function createLoginHandlers(deps: InteractionDeps, mfa: MfaHandlers) {
     captcha.provider === 'altcha' ? altchaDifficulty.required(email, ctx.state.clientIp ?? 'unknown') : undefined;
 
   async function renderLogin(ctx: Context, uid: string, clientName: string | undefined, view: LoginView, status = 200) {
-    const widget = view.captcha && captcha.enabled ? captcha.widget({ maxNumber: await requiredWork(ctx, view.email) }) : undefined;
+    const widget = view.captcha && captcha.enabled
+      ? captcha.widget({ maxNumber: await requiredWork(ctx, view.email) }) : undefined;
     await render(ctx, 'interaction/login', {
       title: tr(ctx, 'pages.login.title'), uid, clientName, email: view.email ?? '', remember: view.remember ?? false,
       captcha: widget, formError: view.formError,

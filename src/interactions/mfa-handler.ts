@@ -130,7 +130,9 @@ export function createMfaHandlers(deps: InteractionDeps) {
       let amr = 'otp';
       const check = async () => {
         if (parsed.data.method === 'totp') return mfa.verifyTotp(account.id, parsed.data.code, context);
-        if (parsed.data.method === 'recovery') return mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
+        if (parsed.data.method === 'recovery') {
+          return mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
+        }
         const factor = (await mfa.listFactors(account.id)).find((candidate) => candidate.id === parsed.data.factorId);
         if (factor) amr = otpAmr(factor.type as 'email' | 'sms');
         return factor !== undefined && deps.otp.verifyCode(account.id, factor.id, parsed.data.code, context);

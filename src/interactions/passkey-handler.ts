@@ -73,7 +73,9 @@ export function createPasskeyHandlers(deps: InteractionDeps) {
       const body = await readFinish(ctx);
       await rateLimits.consume('mfaPerAccount', pending.accountId);
       const account = await accounts.findById(pending.accountId);
-      if (!account || account.disabledAt) throw new ForbiddenError('account_unavailable', tr(ctx, 'pages.login.invalid_credentials'));
+      if (!account || account.disabledAt) {
+        throw new ForbiddenError('account_unavailable', tr(ctx, 'pages.login.invalid_credentials'));
+      }
       const context = flowContext(ctx, String(details.params.client_id));
       let result: WebAuthnAuthentication | undefined;
       try {
@@ -83,7 +85,9 @@ export function createPasskeyHandlers(deps: InteractionDeps) {
           return true;
         });
       } catch (error) {
-        if (error instanceof SecondFactorLockedError) throw new TooManyRequestsError(error.retryAfterSeconds, lockedMessage(ctx, error));
+        if (error instanceof SecondFactorLockedError) {
+          throw new TooManyRequestsError(error.retryAfterSeconds, lockedMessage(ctx, error));
+        }
         throw error;
       }
       if (!result) throw new AppError('webauthn_failed', 400);

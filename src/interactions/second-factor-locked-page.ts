@@ -4,7 +4,7 @@ import type { SecondFactorLockedError } from '../mfa/second-factor-guard.js';
 import { tr } from './page-context.js';
 
 /** The page a locked second-factor step shows: "too many wrong codes, try again in N minutes" (429 + Retry-After). */
-export async function renderSecondFactorLocked(ctx: Context, render: Renderer, error: SecondFactorLockedError): Promise<void> {
+export async function renderSecondFactorLocked(ctx: Context, render: Renderer, error: SecondFactorLockedError) {
   ctx.set('Retry-After', String(error.retryAfterSeconds));
   await render(ctx, 'interaction/message', {
     title: tr(ctx, 'pages.mfa_locked.title'), heading: tr(ctx, 'pages.mfa_locked.title'),

@@ -36,18 +36,21 @@ const countsAsFailure = (error: unknown) => error instanceof AppError && error.s
 export function createSecondFactorGuard(deps: SecondFactorGuardDeps) {
   const { throttle, db, notifier, links, policy } = deps;
 
-  async function announce(account: { id: string; email: string }, kind: SecondFactorKind, lockSeconds: number | undefined, context: FlowContext) {
+  type Owner = { id: string; email: string };
+
+  async function announce(account: Owner, kind: SecondFactorKind, lockSeconds: number | undefined, ctx: FlowContext) {
     const permanent = lockSeconds === undefined;
     await db.repos.audit.append({
-      type: 'mfa.locked', actor: 'system', accountId: account.id, ...auditContext(context), details: { factorType: kind, lockSeconds: lockSeconds ?? null, permanent },
+      type: 'mfa.locked', actor: 'system', accountId: account.id, ...auditContext(ctx),
+      details: { factorType: kind, lockSeconds: lockSeconds ?? null, permanent },
     });
-    notifier.send('mfa-locked', account.email, context.locale, {
+    notifier.send('mfa-locked', account.email, ctx.locale, {
       lockedMinutes: Math.ceil((lockSeconds ?? policy.maxSeconds) / 60), permanent, resetLink: links.forgotPassword(),
     });
   }
 
   /** Counts a failure; throws SecondFactorLockedError when it placed the lock. */
-  async function failed(account: { id: string; email: string }, kind: SecondFactorKind, context: FlowContext): Promise<void> {
+  async function failed(account: Owner, kind: SecondFactorKind, context: FlowContext): Promise<void> {
     const failure = await throttle.recordFailure(account.id);
     if (!failure.lockedNow) return;
     const lockSeconds = failure.permanent ? undefined : failure.lockSeconds;
@@ -60,7 +63,7 @@ export function createSecondFactorGuard(deps: SecondFactorGuardDeps) {
      * One guarded check: throws SecondFactorLockedError when the step is locked (before, or by this
      * failure); otherwise `verify`'s answer. A 4xx thrown by `verify` counts as a failure and is rethrown.
      */
-    async attempt(account: { id: string; email: string }, kind: SecondFactorKind, context: FlowContext, verify: () => Promise<boolean>): Promise<boolean> {
+    async attempt(account: Owner, kind: SecondFactorKind, context: FlowContext, verify: () => Promise<boolean>) {
       const gate = await throttle.check(account.id);
       if (gate.locked) throw new SecondFactorLockedError(gate.retryAfterSeconds, gate.permanent);
       let ok: boolean;

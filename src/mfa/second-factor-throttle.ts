@@ -1,5 +1,7 @@
 import { createLockoutRecordRepository } from '../accounts/lockout-record-repository.js';
-import { createProgressiveLockout, type LockoutFailure, type LockoutGate, type LockoutPolicy } from '../accounts/progressive-lockout.js';
+import {
+  createProgressiveLockout, type LockoutFailure, type LockoutGate, type LockoutPolicy,
+} from '../accounts/progressive-lockout.js';
 import type { Config } from '../config/schema.js';
 import type { DataSource } from '../infra/data-source.js';
 import { createLimiterFactory, type LimiterFactory } from '../infra/rate-limiter-store.js';
@@ -46,7 +48,9 @@ export function createSecondFactorThrottle(deps: SecondFactorThrottleDeps): Seco
 }
 
 /** The second-factor throttle over a container's stores; the CLI and the server must both use it so they share keys. */
-export function createSecondFactorThrottleFor(deps: { redis?: RedisClient; dataSource: DataSource; config: Pick<Config, 'mfa'> }): SecondFactorThrottle {
+export function createSecondFactorThrottleFor(
+  deps: { redis?: RedisClient; dataSource: DataSource; config: Pick<Config, 'mfa'> },
+): SecondFactorThrottle {
   return createSecondFactorThrottle({
     factory: createLimiterFactory({ redis: deps.redis, dataSource: deps.dataSource }),
     policy: deps.config.mfa.lockout,
