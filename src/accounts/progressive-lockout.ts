@@ -171,10 +171,11 @@ export function createProgressiveLockout(deps: ProgressiveLockoutDeps): Progress
       if (durable && hadLevel) await durable.records.delete(durable.purpose, key).catch(failClosed);
     },
 
+    // The row goes first: a peek racing this unlock then finds nothing to restore once Redis is cleared.
     async unlock(subject) {
       const key = subjectKey(subject);
-      await Promise.all([attempts.delete(key), level.delete(key), gate.delete(key)]).catch(failClosed);
       if (durable) await durable.records.delete(durable.purpose, key).catch(failClosed);
+      await Promise.all([attempts.delete(key), level.delete(key), gate.delete(key)]).catch(failClosed);
     },
   };
 }
