@@ -13,6 +13,10 @@ import { createBreachChecker } from './accounts/breach-checker.js';
 import { createEmailChangeService } from './accounts/email-change-service.js';
 import { createEmailVerificationService } from './accounts/email-verification-service.js';
 import { createLoginThrottle } from './accounts/login-throttle.js';
+import { createLockoutRecordRepository } from './accounts/lockout-record-repository.js';
+import { createAltchaDifficulty } from './captcha/altcha-difficulty.js';
+import { createSecondFactorGuard } from './mfa/second-factor-guard.js';
+import { createSecondFactorThrottle } from './mfa/second-factor-throttle.js';
 import { createPasswordPolicy } from './accounts/password-policy.js';
 import { createPasswordResetService } from './accounts/password-reset-service.js';
 import { createRegistrationService } from './accounts/registration-service.js';
@@ -132,7 +136,16 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
 
   const limiterFactory = createLimiterFactory({ redis, dataSource });
   const rateLimits = createRateLimits(limiterFactory, config.rateLimits);
-  const throttle = createLoginThrottle({ factory: limiterFactory, lockout: config.lockout, captchaAfter: config.captcha.loginFailuresBeforeCaptcha });
+  // With counters in Redis, placed locks are also written to PostgreSQL: a Redis flush never unlocks.
+  const lockoutRecords = redis ? createLockoutRecordRepository(dataSource) : undefined;
+  const throttle = createLoginThrottle({
+    factory: limiterFactory, lockout: config.lockout, records: lockoutRecords,
+    captchaAfter: config.captcha.loginFailuresBeforeCaptcha,
+  });
+  const altchaDifficulty = createAltchaDifficulty({ throttle, config: config.captcha });
+  const secondFactorThrottle = createSecondFactorThrottle({
+    factory: limiterFactory, policy: config.mfa.lockout, records: lockoutRecords,
+  });
   const replayGuard = (ttlSeconds: number) => limiterFactory({ name: 'captcha-used', points: 1, durationSeconds: ttlSeconds });
   const captcha = createCaptcha({
     config: config.captcha,
@@ -155,13 +168,17 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     : undefined;
   const policy = createPasswordPolicy({ policy: config.passwordPolicy, breachChecker });
   const hashRecoveryCode = recoveryCodeHasher(derivedKey('recovery codes'));
+  const accountLinks = createAccountLinks(config.issuer);
   // "Was this you?" emails for every factor added or removed and every new set of recovery codes.
-  const securityNotices = createSecurityNotices({ db, notifier, links: createAccountLinks(config.issuer), now: options.now });
+  const securityNotices = createSecurityNotices({ db, notifier, links: accountLinks, now: options.now });
   const mfa = createMfaService({
     db, secretBox, notifier, totpIssuer: config.branding.productName, hashRecoveryCode, notices: securityNotices,
   });
+  const secondFactorGuard = createSecondFactorGuard({
+    throttle: secondFactorThrottle, db, notifier, links: accountLinks, policy: config.mfa.lockout,
+  });
   const flowDeps = {
-    db, hasher, policy, notifier, settings: config.accounts, links: createAccountLinks(config.issuer),
+    db, hasher, policy, notifier, settings: config.accounts, links: accountLinks,
     revokeSessions: async (accountId: string, options?: { keepSessionId?: string }) => {
       await sessions.revokeAccount(accountId, options);
       // Ending every session also ends every device's "trust this device" pass.
@@ -173,7 +190,13 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const emailVerification = createEmailVerificationService({ ...flowDeps, rateLimits });
   const passwordReset = createPasswordResetService({
     ...flowDeps, rateLimits,
-    secondFactor: { hasFactors: (accountId) => mfa.hasFactors(accountId), verify: (account, code, context) => mfa.verifyAppOrRecoveryCode(account, code, context) },
+    secondFactor: {
+      hasFactors: (accountId) => mfa.hasFactors(accountId),
+      // Under the second-factor lockout like every other second-factor check.
+      verify: (account, code, context) =>
+        secondFactorGuard.attempt(account, 'reset_code', context,
+          () => mfa.verifyAppOrRecoveryCode(account, code, context)),
+    },
   });
   const emailChange = createEmailChangeService(flowDeps);
   // The console provider logs codes: in production it means "no SMS", and the pages don't offer it.
@@ -206,6 +229,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     limiterFactory,
     accountAdmin,
     securityNotices, knownDevices,
+    altchaDifficulty, secondFactorGuard, secondFactorThrottle, lockoutRecords,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

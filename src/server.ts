@@ -33,6 +33,11 @@ export async function createServer(container: Container) {
       repository: { deleteExpired: (_batch, now) => container.sessionService.deleteExpired(now) },
       intervalSeconds: config.cleanupIntervalSeconds, logger,
     }),
+    // Lock records whose level may be forgotten (their lock ended a failure memory ago).
+    ...(container.lockoutRecords ? [startExpiredModelCleaner({
+      repository: { deleteExpired: (_batch, now) => container.lockoutRecords!.deleteForgotten(now ?? new Date()) },
+      intervalSeconds: config.cleanupIntervalSeconds, logger,
+    })] : []),
   ];
   const readiness = [
     { name: 'postgres', check: async () => { await dataSource.query('SELECT 1'); } },

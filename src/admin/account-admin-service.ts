@@ -1,6 +1,7 @@
 import type { AccountView } from '../accounts/account-service.js';
 import type { Account } from '../accounts/account.entity.js';
 import { createLoginThrottleFor } from '../accounts/login-throttle.js';
+import { createSecondFactorThrottleFor } from '../mfa/second-factor-throttle.js';
 import type { Config } from '../config/schema.js';
 import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.js';
 import type { DataSource } from '../infra/data-source.js';
@@ -29,7 +30,7 @@ export interface AccountAdminDeps {
   /** The container's Redis; the CLI runs without one and connects for `unlock` when config names one. */
   redis?: RedisClient;
   dataSource: DataSource;
-  config: Pick<Config, 'redisUrl' | 'redis' | 'lockout' | 'captcha'>;
+  config: Pick<Config, 'redisUrl' | 'redis' | 'lockout' | 'captcha' | 'mfa'>;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -86,12 +87,18 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
     return deps.sessionService.endAll(account.id, who(actor));
   }
 
-  /** Lifts the lockout kept for `email`; the CLI's container has no Redis, so it connects for this call. */
-  async function liftLockout(email: string): Promise<void> {
+  /**
+   * Lifts the password lockout kept for `email` and, for an account, its second-factor lockout;
+   * the CLI's container has no Redis, so it connects for this call.
+   */
+  async function liftLockout(email: string, accountId?: string): Promise<void> {
     const { config } = deps;
     const redis = deps.redis ?? (config.redisUrl ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix }) : undefined);
     try {
       await createLoginThrottleFor({ redis, dataSource: deps.dataSource, config }).unlock(email);
+      if (accountId) {
+        await createSecondFactorThrottleFor({ redis, dataSource: deps.dataSource, config }).unlock(accountId);
+      }
     } finally {
       if (redis && redis !== deps.redis) await redis.quit().catch(() => redis.disconnect());
     }
@@ -125,10 +132,10 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
       return change(idOrEmail, actor, 'account.updated', () => wanted, options);
     },
 
-    /** Lifts a sign-in lockout (temporary or permanent) and forgets the failed attempts. */
+    /** Lifts the sign-in lockouts, password and second factor (temporary or permanent); forgets the failures. */
     async unlock(idOrEmail: string, actor: AdminActor): Promise<AccountView> {
       const account = await service.show(idOrEmail);
-      await liftLockout(account.email);
+      await liftLockout(account.email, account.id);
       await db.repos.audit.append({ type: 'account.unlocked', ...who(actor), accountId: account.id });
       return account;
     },

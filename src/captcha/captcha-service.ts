@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createChallenge, randomInt, verifySolution, type Challenge, type Solution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import { z } from 'zod';
@@ -29,11 +29,20 @@ export interface CspSources { script: string[]; frame: string[]; style: string[]
 export interface Captcha {
   provider: CaptchaProvider;
   enabled: boolean;
-  widget(): CaptchaWidget;
-  /** A fresh signed altcha challenge; NotFoundError for other providers. */
-  challenge(): Promise<Challenge>;
-  /** True when the submitted form carries a valid, unused CAPTCHA response (always true when turned off). */
-  verify(form: Record<string, string>, ip: string): Promise<boolean>;
+  /** `maxNumber` (altcha): the work this page's challenge must ask for, carried signed in its challenge URL. */
+  widget(options?: { maxNumber?: number }): CaptchaWidget;
+  /**
+   * A fresh signed altcha challenge asking for `maxNumber` work (clamped to altchaMaxNumber …
+   * altchaMaxNumberCap), recorded signed in its parameters; NotFoundError for other providers.
+   */
+  challenge(maxNumber?: number): Promise<Challenge>;
+  /**
+   * True when the submitted form carries a valid, unused CAPTCHA response (always true when turned
+   * off). altcha: a challenge issued for less work than `minMaxNumber` is refused.
+   */
+  verify(form: Record<string, string>, ip: string, options?: { minMaxNumber?: number }): Promise<boolean>;
+  /** The work a challenge URL's signed `d` hint asks for; undefined when absent, forged or expired. */
+  readHint(hint: unknown): number | undefined;
 }
 
 export interface CaptchaDeps {
@@ -76,7 +85,11 @@ const maxResponseLength = 8_192;
 // Loose objects: the signature covers the parameters exactly as issued, so unknown keys must survive.
 const altchaPayload = z.looseObject({
   challenge: z.looseObject({
-    parameters: z.looseObject({ algorithm: z.literal('SHA-256'), nonce: z.string(), salt: z.string(), keyPrefix: z.string(), expiresAt: z.number() }),
+    parameters: z.looseObject({
+      algorithm: z.literal('SHA-256'), nonce: z.string(), salt: z.string(), keyPrefix: z.string(),
+      expiresAt: z.number(),
+      data: z.looseObject({ maxNumber: z.number().optional() }).optional(),
+    }),
     signature: z.string().min(1),
   }),
   solution: z.looseObject({ counter: z.number(), derivedKey: z.string() }),
@@ -96,8 +109,28 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
   }
   // Deterministic challenges sign the derived key with a second secret; derive it so config holds one.
   const keySignatureSecret = provider === 'altcha' ? createHmac('sha256', hmacKey).update('portcullis altcha key signature').digest('hex') : '';
+  const hintKey = createHmac('sha256', hmacKey || 'none').update('portcullis altcha difficulty hint').digest();
+  const cap = Math.max(config.altchaMaxNumberCap, config.altchaMaxNumber);
+  const clamp = (maxNumber: number | undefined) =>
+    Math.min(cap, Math.max(config.altchaMaxNumber, Math.floor(maxNumber ?? 0)));
+  const hintMac = (body: string) => createHmac('sha256', hintKey).update(body).digest('base64url');
 
-  async function verifyAltcha(form: Record<string, string>): Promise<boolean> {
+  /** `<maxNumber>.<expiresAt>.<mac>`: the client can carry it, not change it. */
+  function hintFor(maxNumber: number): string {
+    const body = `${maxNumber}.${Math.floor(Date.now() / 1000) + config.challengeTtl}`;
+    return `${body}.${hintMac(body)}`;
+  }
+
+  function readHint(hint: unknown): number | undefined {
+    if (typeof hint !== 'string' || hint.length > 100) return undefined;
+    const match = /^(\d{1,10})\.(\d{1,12})\.([\w-]{43})$/.exec(hint);
+    if (!match) return undefined;
+    const expected = Buffer.from(hintMac(`${match[1]}.${match[2]}`));
+    if (!timingSafeEqual(expected, Buffer.from(match[3]!)) || Number(match[2]) < Date.now() / 1000) return undefined;
+    return clamp(Number(match[1]));
+  }
+
+  async function verifyAltcha(form: Record<string, string>, minMaxNumber: number): Promise<boolean> {
     const raw = form[captchaFields.altcha];
     if (!raw || raw.length > maxResponseLength) return false;
     let parsed: unknown;
@@ -114,6 +147,9 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
       hmacSignatureSecret: hmacKey, hmacKeySignatureSecret: keySignatureSecret,
     }).catch(() => ({ verified: false }));
     if (!result.verified) return false;
+    // The work it was issued for is signed with it (challenges from before adaptive work: the base).
+    const issuedFor = Number(challenge.parameters.data?.['maxNumber'] ?? config.altchaMaxNumber);
+    if (!(issuedFor >= clamp(minMaxNumber))) return false;
     // Recorded only after verification, so forged payloads cannot fill the store.
     const ttl = Math.max(1, Math.ceil(challenge.parameters.expiresAt - Date.now() / 1000));
     return markUsed(`altcha:${challenge.signature}`, ttl);
@@ -144,29 +180,34 @@ export function createCaptcha({ config, hmacKey, markUsed, fetch: fetchImpl = gl
   return {
     provider,
     enabled: provider !== 'none',
-    widget() {
+    readHint,
+    widget(options = {}) {
       if (provider === 'none') return { provider };
       if (provider === 'altcha') {
+        const maxNumber = clamp(options.maxNumber);
+        const challengeUrl = maxNumber > config.altchaMaxNumber
+          ? `/captcha/challenge?d=${hintFor(maxNumber)}` : '/captcha/challenge';
         return {
-          provider, field: captchaFields.altcha, challengeUrl: '/captcha/challenge', scriptSrc: '/static/vendor/altcha.js',
+          provider, field: captchaFields.altcha, challengeUrl, scriptSrc: '/static/vendor/altcha.js',
           styleHref: '/static/vendor/altcha.css', workerSrc: '/static/vendor/altcha-worker-sha.js',
         };
       }
       return { provider, field: captchaFields[provider], siteKey: config.siteKey, scriptSrc: remote[provider].scriptSrc, cspSources: remote[provider].csp };
     },
-    async challenge() {
+    async challenge(requested) {
       if (provider !== 'altcha') throw new NotFoundError('captcha_challenge_unavailable', 'this server does not use altcha');
       // SHA-256 with a server-chosen counter: the work is "try counters until the signed key
-      // prefix appears", on average altchaMaxNumber / 2 hashes — the same scale as altcha v1.
+      // prefix appears", on average maxNumber / 2 hashes — the same scale as altcha v1.
+      const maxNumber = clamp(requested);
       return createChallenge({
-        algorithm: 'SHA-256', cost: 1, counter: randomInt(config.altchaMaxNumber), deriveKey,
+        algorithm: 'SHA-256', cost: 1, counter: randomInt(maxNumber), deriveKey, data: { maxNumber },
         expiresAt: Math.floor(Date.now() / 1000) + config.challengeTtl,
         hmacSignatureSecret: hmacKey, hmacKeySignatureSecret: keySignatureSecret,
       });
     },
-    async verify(form, ip) {
+    async verify(form, ip, options = {}) {
       if (provider === 'none') return true;
-      if (provider === 'altcha') return verifyAltcha(form);
+      if (provider === 'altcha') return verifyAltcha(form, options.minMaxNumber ?? 0);
       return verifyRemote(provider, form, ip);
     },
   };

@@ -133,6 +133,10 @@ export const configSchema = z.object({
     /** Failed sign-ins for an email or IP after which the login form asks for a CAPTCHA. */
     loginFailuresBeforeCaptcha: z.number().int().min(0),
     altchaMaxNumber: z.number().int().min(1000),
+    /** altcha work × this per failed sign-in (email or IP) past loginFailuresBeforeCaptcha; 1 = fixed. */
+    altchaGrowth: z.number().min(1).max(10),
+    /** The most work an adaptive altcha challenge asks for (its maxNumber), so an honest device still finishes. */
+    altchaMaxNumberCap: z.number().int().min(1000),
     challengeTtl: seconds,
   }),
   sms: smsConfigSchema,
@@ -143,6 +147,15 @@ export const configSchema = z.object({
     trustDeviceDays: z.number().int().min(0).max(90),
     /** Credential changes (factors, recovery codes, password, email, API keys) need a sign-in this recent (seconds). */
     recentAuthSeconds: seconds,
+    /** Progressive lockout of the second-factor step, per account, over every kind of second factor. */
+    lockout: z.object({
+      threshold: z.number().int().min(1),
+      baseSeconds: seconds,
+      multiplier: z.number().min(1),
+      maxSeconds: seconds,
+      /** Consecutive second-factor failures after which only `users unlock` lifts the lock. */
+      maxConsecutiveFailures: z.number().int().min(1).max(100),
+    }),
   }),
   notifications: z.object({
     /** Email the owner on a sign-in from a browser without this account's signed device cookie. */

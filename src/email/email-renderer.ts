@@ -46,6 +46,8 @@ export interface EmailLocals {
   'recovery-code-used': { remaining: number };
   /** A one-time code for an email second factor (sign-in or enrolment). */
   'mfa-code': { code: string; expiresMinutes: number };
+  /** The second-factor step was locked after too many wrong codes: the password is known to someone. */
+  'mfa-locked': { lockedMinutes: number; permanent: boolean; resetLink: string };
 }
 
 export type EmailTemplate = keyof EmailLocals;
@@ -74,7 +76,7 @@ const templateSet: Record<EmailTemplate, true> = {
   'verify-email': true, 'account-exists': true, 'reset-password': true, 'password-changed': true,
   'account-locked': true, 'change-email-verify': true, 'email-changed': true, 'recovery-code-used': true,
   'mfa-code': true, 'email-change-confirmed': true, 'mfa-factor-added': true, 'mfa-factor-removed': true,
-  'recovery-codes-regenerated': true, 'new-device-sign-in': true,
+  'recovery-codes-regenerated': true, 'new-device-sign-in': true, 'mfa-locked': true,
 };
 
 /** Every email template, for tests and previews. */

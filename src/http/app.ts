@@ -48,7 +48,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
   const routers = [
     createHealthRouter(readiness, isDraining),
     createSetupRouter({ setup: container.setup, csrf, render, config }),
-    createCaptchaRouter(container.captcha),
+    createCaptchaRouter(container.captcha, container.altchaDifficulty),
     createApiKeyIntrospectionRouter(container),
     createInteractionRouter(deps),
     createRecoveryRouter(deps),

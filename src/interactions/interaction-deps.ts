@@ -6,6 +6,7 @@ import type { ProviderHost } from '../oidc/provider.js';
 /** What the hosted pages need from the container, plus the HTTP pieces the app builds. */
 export type InteractionDeps = Pick<Container,
   'config' | 'accounts' | 'signIn' | 'registration' | 'emailVerification' | 'passwordReset' | 'emailChange' | 'captcha' | 'rateLimits' | 'db' | 'mfa' | 'trustedDevices' | 'webauthn' | 'secretBox' | 'otp' | 'smsEnabled' | 'sessionService'
+  | 'altchaDifficulty' | 'secondFactorGuard'
 > & { host: ProviderHost; csrf: Csrf; render: Renderer }
   // Sign-in from a browser not seen before (interactions/new-device-notice.ts).
   & Pick<Container, 'knownDevices' | 'securityNotices'>;

@@ -15,12 +15,18 @@ interface LoginView { email?: string; remember?: boolean; captcha?: boolean; for
 
 /** Password sign-in: lockout and CAPTCHA first, then the password, then what must happen before a session. */
 export function createLoginHandlers(deps: InteractionDeps, mfa: MfaHandlers) {
-  const { host, csrf, render, signIn, captcha, config } = deps;
+  const { host, csrf, render, signIn, captcha, config, altchaDifficulty } = deps;
+
+  /** altcha only: the work this sign-in's proof must show, from the email's and the IP's failures. */
+  const requiredWork = async (ctx: Context, email: string | undefined) =>
+    captcha.provider === 'altcha' ? altchaDifficulty.required(email, ctx.state.clientIp ?? 'unknown') : undefined;
 
   async function renderLogin(ctx: Context, uid: string, clientName: string | undefined, view: LoginView, status = 200) {
+    const widget = view.captcha && captcha.enabled
+      ? captcha.widget({ maxNumber: await requiredWork(ctx, view.email) }) : undefined;
     await render(ctx, 'interaction/login', {
       title: tr(ctx, 'pages.login.title'), uid, clientName, email: view.email ?? '', remember: view.remember ?? false,
-      captcha: view.captcha && captcha.enabled ? captcha.widget() : undefined, formError: view.formError,
+      captcha: widget, formError: view.formError,
       errors: translateErrors(ctx, view.errors ?? {}), registrationEnabled: config.accounts.registrationEnabled,
     }, status);
   }
@@ -57,7 +63,9 @@ export function createLoginHandlers(deps: InteractionDeps, mfa: MfaHandlers) {
       const remember = form.remember === 'on';
       if (!parsed.success) return renderLogin(ctx, details.uid, client.clientName, { email: form.email, remember, errors: fieldErrors(parsed.error) }, 400);
       const context = flowContext(ctx, client.clientId);
-      const captchaSolved = !captcha.enabled || await captcha.verify(form, context.ip ?? '');
+      // A proof of less work than the failures so far call for is refused (the page then asks for more).
+      const minMaxNumber = form.altcha ? await requiredWork(ctx, parsed.data.email) : undefined;
+      const captchaSolved = !captcha.enabled || await captcha.verify(form, context.ip ?? '', { minMaxNumber });
       const result = await signIn.signIn({ email: parsed.data.email, password: parsed.data.password, captchaSolved }, context);
 
       switch (result.outcome) {

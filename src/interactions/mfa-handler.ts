@@ -7,10 +7,12 @@ import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
 import { acr, mfaRequired, requestsMfa } from '../mfa/mfa-policy.js';
 import { otpAmr } from '../mfa/otp-service.js';
+import { SecondFactorLockedError } from '../mfa/second-factor-guard.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction, type InteractionDetails, type PendingSignIn } from './load-interaction.js';
 import { createNewDeviceNotice } from './new-device-notice.js';
 import { flowContext, tr } from './page-context.js';
+import { renderSecondFactorLocked } from './second-factor-locked-page.js';
 
 const mfaForm = z.object({ csrf: z.string(), method: z.enum(['totp', 'recovery', 'otp']), code: z.string().trim().min(1).max(40), factorId: z.string().uuid().optional(), trust: z.literal('on').optional() });
 const sendForm = z.object({ csrf: z.string(), factorId: z.string().uuid() });
@@ -43,7 +45,7 @@ export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember
  * of an existing session, only a session signed in within `mfa.recentAuthSeconds`.
  */
 export function createMfaHandlers(deps: InteractionDeps) {
-  const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits } = deps;
+  const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits, secondFactorGuard } = deps;
   const newDeviceNotice = createNewDeviceNotice(deps);
 
   async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr' | 'stepUp'>, secondFactor: string[]) {
@@ -143,13 +145,22 @@ export function createMfaHandlers(deps: InteractionDeps) {
       await rateLimits.consume('mfaPerAccount', account.id);
       const context = flowContext(ctx, String(details.params.client_id));
       let amr = 'otp';
-      let ok: boolean;
-      if (parsed.data.method === 'totp') ok = await mfa.verifyTotp(account.id, parsed.data.code, context);
-      else if (parsed.data.method === 'recovery') ok = await mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
-      else {
+      const check = async () => {
+        if (parsed.data.method === 'totp') return mfa.verifyTotp(account.id, parsed.data.code, context);
+        if (parsed.data.method === 'recovery') {
+          return mfa.useRecoveryCode(account.id, account.email, parsed.data.code, context);
+        }
         const factor = (await mfa.listFactors(account.id)).find((candidate) => candidate.id === parsed.data.factorId);
-        ok = factor !== undefined && await deps.otp.verifyCode(account.id, factor.id, parsed.data.code, context);
         if (factor) amr = otpAmr(factor.type as 'email' | 'sms');
+        return factor !== undefined && deps.otp.verifyCode(account.id, factor.id, parsed.data.code, context);
+      };
+      let ok: boolean;
+      try {
+        // Every kind of code counts towards the one second-factor lockout of the account.
+        ok = await secondFactorGuard.attempt(account, parsed.data.method, context, check);
+      } catch (error) {
+        if (error instanceof SecondFactorLockedError) return renderSecondFactorLocked(ctx, render, error);
+        throw error;
       }
       if (!ok) return renderChallenge(ctx, details.uid, account.id, tr(ctx, 'pages.mfa.code_invalid'), 400);
       if (parsed.data.trust === 'on') trustedDevices.remember(ctx, account.id, account.trustedDeviceEpoch);

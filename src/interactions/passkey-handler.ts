@@ -1,13 +1,16 @@
 import type { Context } from 'koa';
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
-import { AppError, ForbiddenError } from '../errors/app-error.js';
+import { AppError, ForbiddenError, TooManyRequestsError } from '../errors/app-error.js';
+import { SecondFactorLockedError } from '../mfa/second-factor-guard.js';
+import type { WebAuthnAuthentication } from '../mfa/webauthn.js';
 import { readJson } from '../http/form-body.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { loadInteraction } from './load-interaction.js';
 import { loginResult, recordStepUp } from './mfa-handler.js';
 import { createNewDeviceNotice } from './new-device-notice.js';
 import { flowContext, tr } from './page-context.js';
+import { lockedMessage } from './second-factor-locked-page.js';
 
 const finishBody = z.object({ handle: z.string().min(1).max(100), response: z.unknown() });
 
@@ -16,7 +19,7 @@ const finishBody = z.object({ handle: z.string().min(1).max(100), response: z.un
  * passwordless (a user-verified passkey is two factors on its own) and as the second factor.
  */
 export function createPasskeyHandlers(deps: InteractionDeps) {
-  const { host, csrf, webauthn, accounts, rateLimits, config } = deps;
+  const { host, csrf, webauthn, accounts, rateLimits, config, secondFactorGuard } = deps;
   const newDeviceNotice = createNewDeviceNotice(deps);
 
   async function readFinish(ctx: Context) {
@@ -72,7 +75,25 @@ export function createPasskeyHandlers(deps: InteractionDeps) {
       const { details, pending } = await pendingMfa(ctx);
       const body = await readFinish(ctx);
       await rateLimits.consume('mfaPerAccount', pending.accountId);
-      const result = await webauthn.finishAuthentication(body.handle, body.response as never, flowContext(ctx, String(details.params.client_id)), pending.accountId);
+      const account = await accounts.findById(pending.accountId);
+      if (!account || account.disabledAt) {
+        throw new ForbiddenError('account_unavailable', tr(ctx, 'pages.login.invalid_credentials'));
+      }
+      const context = flowContext(ctx, String(details.params.client_id));
+      let result: WebAuthnAuthentication | undefined;
+      try {
+        // A failed assertion counts towards the account's one second-factor lockout, like a wrong code.
+        await secondFactorGuard.attempt(account, 'webauthn', context, async () => {
+          result = await webauthn.finishAuthentication(body.handle, body.response as never, context, pending.accountId);
+          return true;
+        });
+      } catch (error) {
+        if (error instanceof SecondFactorLockedError) {
+          throw new TooManyRequestsError(error.retryAfterSeconds, lockedMessage(ctx, error));
+        }
+        throw error;
+      }
+      if (!result) throw new AppError('webauthn_failed', 400);
       if (pending.stepUp) await recordStepUp(deps, ctx, pending.accountId, result.amr);
       await answer(ctx, loginResult(pending, result.amr));
     },

@@ -3,9 +3,11 @@ import type { Context } from 'koa';
 import { PasswordRejectedError } from '../accounts/password-errors.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
+import { SecondFactorLockedError } from '../mfa/second-factor-guard.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { emailForm, newPasswordForm, returnParam, tokenForm } from './form-schemas.js';
 import { flowContext, meterSettings, passwordProblemText, tr } from './page-context.js';
+import { renderSecondFactorLocked } from './second-factor-locked-page.js';
 
 const isInvalidLink = (error: unknown) => error instanceof AppError && error.code === 'link_invalid';
 
@@ -70,6 +72,7 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
     } catch (error) {
       if (isInvalidLink(error)) return invalidLink(ctx);
       const account = await passwordReset.accountForLink(token);
+      if (error instanceof SecondFactorLockedError) return renderSecondFactorLocked(ctx, render, error);
       if (error instanceof PasswordRejectedError) return renderReset(ctx, token, account, { password: passwordProblemText(ctx, error.problems) }, 400);
       if (error instanceof AppError && (error.code === 'mfa_required' || error.code === 'mfa_code_invalid')) {
         return renderReset(ctx, token, account, { code: tr(ctx, error.code === 'mfa_required' ? 'pages.reset.code_required' : 'pages.mfa.code_invalid') }, 400);

@@ -5,11 +5,12 @@ import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { altchaMaxNumberFor } from '../../src/captcha/altcha-difficulty.js';
 import { createCaptchaRouter } from '../../src/captcha/captcha-router.js';
 import { captchaFields, createCaptcha, type Captcha } from '../../src/captcha/captcha-service.js';
 import type { Config } from '../../src/config/schema.js';
 
-const altchaConfig: Config['captcha'] = { provider: 'altcha', loginFailuresBeforeCaptcha: 3, altchaMaxNumber: 1000, challengeTtl: 600 };
+const altchaConfig: Config['captcha'] = { provider: 'altcha', loginFailuresBeforeCaptcha: 3, altchaMaxNumber: 1000, altchaGrowth: 2, altchaMaxNumberCap: 64000, challengeTtl: 600 };
 
 function captureLogger() {
   const lines: Array<{ level: number; msg: string; provider?: string; status?: number }> = [];
@@ -113,6 +114,70 @@ describe('altcha (self-hosted proof of work)', () => {
     const other = createCaptcha({ config: altchaConfig, hmacKey: 'another-key-entirely-0123456789', markUsed: memoryReplayStore().markUsed, logger });
     const payload = await solve(await other.challenge());
     expect(await captcha.verify({ altcha: payload }, '127.0.0.1')).toBe(false);
+  });
+});
+
+describe('altcha adaptive work', () => {
+  const replay = memoryReplayStore();
+  const { logger } = captureLogger();
+  const captcha = createCaptcha({ config: altchaConfig, hmacKey: 'test-hmac-key-0123456789abcdef', markUsed: replay.markUsed, logger });
+  // The client IP's failures, as the login throttle would count them.
+  const failuresByIp = new Map<string, number>();
+  const app = new Koa();
+  app.use(async (ctx, next) => { ctx.state.clientIp = ctx.get('x-test-ip') || '127.0.0.1'; await next(); });
+  app.use(createCaptchaRouter(captcha, {
+    required: async (_email, ip) => altchaMaxNumberFor(failuresByIp.get(ip) ?? 0, altchaConfig),
+  }).routes());
+  const server = http.createServer(app.callback());
+  let origin: string;
+  beforeAll(async () => { origin = await listen(server); });
+  afterAll(() => close(server));
+  afterEach(() => { vi.useRealTimers(); });
+
+  const fetchChallenge = async (path = '/captcha/challenge', ip?: string) =>
+    await (await fetch(`${origin}${path}`, { headers: ip ? { 'x-test-ip': ip } : {} })).json() as Challenge;
+  const workOf = (challenge: Challenge) => challenge.parameters.data?.maxNumber;
+
+  it('asks the base work up to loginFailuresBeforeCaptcha failures, then doubles per failure, up to the cap', () => {
+    expect([0, 3, 4, 5, 6, 9, 10, 1000].map((failures) => altchaMaxNumberFor(failures, altchaConfig))).toEqual([1000, 1000, 2000, 4000, 8000, 64000, 64000, 64000]);
+    expect(altchaMaxNumberFor(50, { ...altchaConfig, altchaGrowth: 1 })).toBe(1000);
+  });
+
+  it('signs the work into the challenge, clamped to base … cap', async () => {
+    expect(workOf(await captcha.challenge())).toBe(1000);
+    expect(workOf(await captcha.challenge(8000))).toBe(8000);
+    expect(workOf(await captcha.challenge(10 ** 9))).toBe(64000);
+    expect(workOf(await captcha.challenge(5))).toBe(1000);
+  });
+
+  it("serves more work to an IP that failed, and what a page's signed hint asks; a forged hint asks nothing", async () => {
+    failuresByIp.set('198.51.100.9', 5);
+    expect(workOf(await fetchChallenge('/captcha/challenge', '198.51.100.9'))).toBe(4000);
+    expect(workOf(await fetchChallenge('/captcha/challenge', '198.51.100.10'))).toBe(1000);
+
+    const widget = captcha.widget({ maxNumber: 16000 });
+    expect(widget.challengeUrl).toMatch(/^\/captcha\/challenge\?d=16000\.\d+\.[\w-]{43}$/);
+    expect(workOf(await fetchChallenge(widget.challengeUrl))).toBe(16000);
+    expect(captcha.widget({ maxNumber: 1000 }).challengeUrl).toBe('/captcha/challenge');
+    const forged = widget.challengeUrl!.replace('d=16000', 'd=1000');
+    expect(captcha.readHint(new URL(forged, origin).searchParams.get('d'))).toBeUndefined();
+    expect(workOf(await fetchChallenge(forged))).toBe(1000);
+    // The hint expires with the challenges it stands for.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + (altchaConfig.challengeTtl + 1) * 1000);
+    expect(captcha.readHint(new URL(widget.challengeUrl!, origin).searchParams.get('d'))).toBeUndefined();
+  });
+
+  it('refuses a solved challenge of less work than required, without spending it; a forged work figure breaks the signature', async () => {
+    const challenge = await captcha.challenge(2000);
+    const payload = await solve(challenge);
+    const before = replay.used.size;
+    expect(await captcha.verify({ altcha: payload }, '127.0.0.1', { minMaxNumber: 4000 })).toBe(false);
+    expect(replay.used.size).toBe(before);
+    const good = JSON.parse(Buffer.from(payload, 'base64').toString()) as { challenge: Challenge; solution: unknown };
+    const inflated = { ...good, challenge: { ...good.challenge, parameters: { ...good.challenge.parameters, data: { maxNumber: 64000 } } } };
+    expect(await captcha.verify({ altcha: Buffer.from(JSON.stringify(inflated)).toString('base64') }, '127.0.0.1', { minMaxNumber: 4000 })).toBe(false);
+    expect(await captcha.verify({ altcha: payload }, '127.0.0.1', { minMaxNumber: 2000 })).toBe(true);
   });
 });
 

@@ -24,6 +24,7 @@ const sample: EmailLocals = {
   'new-device-sign-in': { ...notice, browser: null, os: null, ip: null },
   'recovery-code-used': { remaining: 3 },
   'mfa-code': { code: '042917', expiresMinutes: 10 },
+  'mfa-locked': { lockedMinutes: 15, permanent: false, resetLink: 'https://id.acme.test/forgot-password' },
 };
 
 // What an unresolved catalogue key looks like once rendered: "email.<template>.<sentence>".
