@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { withDevCheckpointKey } from './dev-checkpoint-key.js';
 import { ConfigError } from './load-config.js';
 import type { Config, ResolvedConfig } from './schema.js';
 
@@ -23,6 +24,10 @@ export function assertProductionSafe(config: Config): void {
  * DATA_DIR/secrets.json so restarts keep sessions and encrypted data readable.
  */
 export function resolveSecrets(config: Config, warn: (message: string) => void): ResolvedConfig {
+  return resolveSecretsOf(withDevCheckpointKey(config), warn);
+}
+
+function resolveSecretsOf(config: Config, warn: (message: string) => void): ResolvedConfig {
   assertProductionSafe(config);
   const { cookieKeys, encryptionKey } = config.secrets;
   if (cookieKeys?.length && encryptionKey) return { ...config, secrets: { cookieKeys, encryptionKey } };

