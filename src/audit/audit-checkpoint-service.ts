@@ -65,21 +65,23 @@ export function createAuditCheckpointService(deps: AuditCheckpointDeps): AuditCh
         const previous = await checkpoints.newest();
         if (previous && previous.lastEventId === head.id && !options.force) return { written: false, checkpoint: previous };
         // Never sign over a chain already tampered with: check the previous anchor, then what followed it.
-        if (previous) {
-          const payload = await signer.verify(previous.jws).catch(() => undefined);
-          if (!payload || !payloadMatches(previous, payload)) {
-            throw new ConflictError('audit_checkpoint_invalid', `checkpoint ${previous.id} does not verify: run audit verify`);
+        // One made with another (earlier) key cannot be checked here, so the walk starts from the genesis.
+        const anchor = previous?.kid === signer.kid ? previous : undefined;
+        if (anchor) {
+          const payload = await signer.verify(anchor.jws).catch(() => undefined);
+          if (!payload || !payloadMatches(anchor, payload)) {
+            throw new ConflictError('audit_checkpoint_invalid', `checkpoint ${anchor.id} does not verify: run audit verify`);
           }
         }
         const walk = await walkChain((afterId, limit) => events.readBatch(afterId, limit), {
-          afterId: previous?.lastEventId ?? '0', prevHash: previous?.lastHash ?? GENESIS_PREV_HASH, untilId: head.id,
+          afterId: anchor?.lastEventId ?? '0', prevHash: anchor?.lastHash ?? GENESIS_PREV_HASH, untilId: head.id,
         }, batchSize);
         if (!walk.ok || walk.lastId !== head.id) {
           throw new ConflictError('audit_chain_broken', `the audit chain does not verify after event ${walk.lastId}: run audit verify`);
         }
         const createdAt = new Date();
         const payload: CheckpointPayload = {
-          typ: CHECKPOINT_TYP, lastEventId: head.id, lastHash: head.hash, count: (previous?.count ?? 0) + walk.count,
+          typ: CHECKPOINT_TYP, lastEventId: head.id, lastHash: head.hash, count: (anchor?.count ?? 0) + walk.count,
           createdAt: createdAt.toISOString(), prev: previous ? checkpointDigest(previous.jws) : null,
         };
         const jws = await signer.sign(payload);

@@ -80,10 +80,13 @@ export const auditCommands: Record<string, CliCommand> = {
     },
   },
   'checkpoint-key': {
-    summary: 'print a new Ed25519 key for audit.checkpoint.key (PORTCULLIS_AUDIT_CHECKPOINT_KEY)',
-    async run(_container, _values, _positionals, io) {
-      const { privateKeyPem, publicJwk } = await generateCheckpointKey();
-      print(io, { private_key_pem: privateKeyPem, public_jwk: publicJwk }, (k) => k.private_key_pem.trimEnd());
+    summary: 'print a new Ed25519 key for audit.checkpoint.key (PORTCULLIS_AUDIT_CHECKPOINT_KEY): PEM, or --jwk one line',
+    usage: '[--jwk]',
+    options: { jwk: { type: 'boolean' } },
+    async run(_container, values, _positionals, io) {
+      const { privateKeyPem, privateJwk, publicJwk } = await generateCheckpointKey();
+      const key = { private_key_pem: privateKeyPem, private_jwk: privateJwk, public_jwk: publicJwk };
+      print(io, key, (k) => (values.jwk === true ? JSON.stringify(k.private_jwk) : k.private_key_pem.trimEnd()));
     },
   },
   export: {

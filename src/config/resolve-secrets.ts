@@ -24,10 +24,6 @@ export function assertProductionSafe(config: Config): void {
  * DATA_DIR/secrets.json so restarts keep sessions and encrypted data readable.
  */
 export function resolveSecrets(config: Config, warn: (message: string) => void): ResolvedConfig {
-  return resolveSecretsOf(withDevCheckpointKey(config), warn);
-}
-
-function resolveSecretsOf(config: Config, warn: (message: string) => void): ResolvedConfig {
   assertProductionSafe(config);
   const { cookieKeys, encryptionKey } = config.secrets;
   if (cookieKeys?.length && encryptionKey) return { ...config, secrets: { cookieKeys, encryptionKey } };
@@ -43,7 +39,8 @@ function resolveSecretsOf(config: Config, warn: (message: string) => void): Reso
   }
   warn(`using development secrets from ${file}; set PORTCULLIS_COOKIE_KEYS and PORTCULLIS_ENCRYPTION_KEY for production`);
   return {
-    ...config,
+    // Where secrets are generated, so is an audit checkpoint key (development only).
+    ...withDevCheckpointKey(config),
     secrets: { cookieKeys: cookieKeys?.length ? cookieKeys : stored.cookieKeys, encryptionKey: encryptionKey ?? stored.encryptionKey },
   };
 }

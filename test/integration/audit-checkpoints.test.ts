@@ -196,6 +196,9 @@ describe('checkpoints', () => {
     await d.createUsers(1);
     const withNew = await d.cliJson<{ kid: string }>(['audit', 'checkpoint'], { env: { PORTCULLIS_AUDIT_CHECKPOINT_KEY: generated.stdout } });
     expect(withNew.kid).toBe((await createCheckpointSigner(generated.stdout)).kid);
+    const jwk = await d.cli(['audit', 'checkpoint-key', '--jwk']);
+    expect(JSON.parse(jwk.stdout)).toMatchObject({ kty: 'OKP', crv: 'Ed25519', d: expect.any(String) });
+    expect(await d.cliJson(['audit', 'checkpoint'], { env: { PORTCULLIS_AUDIT_CHECKPOINT_KEY: jwk.stdout } })).toMatchObject({ count: expect.any(Number) });
     const bad = await d.cli(['audit', 'checkpoint'], { env: { PORTCULLIS_AUDIT_CHECKPOINT_KEY: 'not a key' } });
     expect(bad).toMatchObject({ code: 1, stderr: 'portcullis: audit.checkpoint.key: not an Ed25519 private key (PKCS#8 PEM or a JWK with "d")' });
   });
