@@ -53,7 +53,7 @@ function describeTrail(r: AuditTrailResult): string {
     lines.push(...c.problems.map(describeProblem));
     if (!c.signaturesChecked) lines.push('checkpoint signatures not checked: no audit.checkpoint.key configured');
     lines.push(c.newest
-      ? `${c.total} checkpoints; the newest (${c.newest.id}, ${c.newest.createdAt}) covers events through ${c.newest.lastEventId}; `
+      ? `checkpoints: ${c.total}; the newest (${c.newest.id}, ${c.newest.createdAt}) covers events through ${c.newest.lastEventId}; `
         + `${c.uncoveredEvents} newer events are not covered yet`
       : 'no checkpoints yet: run audit checkpoint');
   }
