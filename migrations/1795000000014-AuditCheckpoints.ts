@@ -49,7 +49,8 @@ export class AuditCheckpoints1795000000014 implements MigrationInterface {
           EXCEPTION
             WHEN duplicate_object OR unique_violation THEN NULL;
             WHEN insufficient_privilege THEN
-              RAISE NOTICE 'cannot create role ${APP_ROLE}: create it and grant it to the service login (README "Database roles")';
+              RAISE NOTICE 'cannot create role ${APP_ROLE}: create it, grant it to the service login '
+                'and run these grants (README "Database roles")';
           END;
         END IF;
       END $$`);
@@ -61,8 +62,10 @@ export class AuditCheckpoints1795000000014 implements MigrationInterface {
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO ${APP_ROLE}', schema_name);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO ${APP_ROLE}', schema_name);
         EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${APP_ROLE}', schema_name);
-        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${APP_ROLE}', schema_name);
-        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT ON SEQUENCES TO ${APP_ROLE}', schema_name);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I '
+          'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${APP_ROLE}', schema_name);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I '
+          'GRANT USAGE, SELECT ON SEQUENCES TO ${APP_ROLE}', schema_name);
         REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints FROM ${APP_ROLE};
         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM ${APP_ROLE};
       END $$`);

@@ -11,7 +11,10 @@ export interface ChainWalkStart {
 
 export type ChainWalkResult =
   | { ok: true; count: number; lastId: string; lastHash: string }
-  | { ok: false; count: number; lastId: string; lastHash: string; brokenId: string; reason: 'hash_mismatch' | 'prev_hash_mismatch' };
+  | {
+    ok: false; count: number; lastId: string; lastHash: string; brokenId: string;
+    reason: 'hash_mismatch' | 'prev_hash_mismatch';
+  };
 
 /**
  * Walks the chain in id order a batch at a time, checking each row's link and hash; `onEvent` sees
@@ -32,7 +35,9 @@ export async function walkChain(
     for (const event of batch) {
       if (until !== undefined && BigInt(event.id) > until) return { ok: true, count, lastId, lastHash };
       // The link first: after a deletion the survivor's own hash is still valid.
-      if (event.prevHash !== lastHash) return { ok: false, count, lastId, lastHash, brokenId: event.id, reason: 'prev_hash_mismatch' };
+      if (event.prevHash !== lastHash) {
+        return { ok: false, count, lastId, lastHash, brokenId: event.id, reason: 'prev_hash_mismatch' };
+      }
       if (hashEvent(event.prevHash, eventContent(event)) !== event.hash) {
         return { ok: false, count, lastId, lastHash, brokenId: event.id, reason: 'hash_mismatch' };
       }

@@ -33,7 +33,8 @@ interface CheckpointRow {
   id: string; created_at: Date; last_event_id: string; last_hash: string; event_count: string; kid: string; jws: string;
 }
 
-const COLUMNS = 'id::text AS id, created_at, last_event_id::text AS last_event_id, last_hash, event_count::text AS event_count, kid, jws';
+const COLUMNS = 'id::text AS id, created_at, last_event_id::text AS last_event_id, last_hash, '
+  + 'event_count::text AS event_count, kid, jws';
 
 function fromRow(row: CheckpointRow): AuditCheckpoint {
   return {
@@ -44,24 +45,28 @@ function fromRow(row: CheckpointRow): AuditCheckpoint {
 
 /** The audit_checkpoints repository over `manager` (pass a transaction's manager to lock). */
 export function createAuditCheckpointRepository(manager: EntityManager): AuditCheckpointRepository {
-  const many = async (sql: string, params: unknown[] = []) => ((await manager.query(sql, params)) as CheckpointRow[]).map(fromRow);
+  const many = async (sql: string, params: unknown[] = []) =>
+    ((await manager.query(sql, params)) as CheckpointRow[]).map(fromRow);
   const one = async (sql: string, params: unknown[] = []) => (await many(sql, params))[0] ?? null;
   return {
     async lock() {
       await manager.query('SELECT pg_advisory_xact_lock($1::bigint)', [AUDIT_CHECKPOINT_LOCK_KEY]);
     },
     async head() {
-      const rows = (await manager.query('SELECT id::text AS id, hash FROM audit_events ORDER BY id DESC LIMIT 1')) as Array<{ id: string; hash: string }>;
+      const rows = (await manager.query('SELECT id::text AS id, hash FROM audit_events ORDER BY id DESC LIMIT 1')) as
+        Array<{ id: string; hash: string }>;
       return rows[0] ?? null;
     },
     newest: () => one(`SELECT ${COLUMNS} FROM audit_checkpoints ORDER BY id DESC LIMIT 1`),
     findById: (id) => one(`SELECT ${COLUMNS} FROM audit_checkpoints WHERE id = $1::bigint`, [id]),
-    readBatch: (afterId, limit) => many(`SELECT ${COLUMNS} FROM audit_checkpoints WHERE id > $1::bigint ORDER BY id LIMIT $2`, [afterId, limit]),
+    readBatch: (afterId, limit) =>
+      many(`SELECT ${COLUMNS} FROM audit_checkpoints WHERE id > $1::bigint ORDER BY id LIMIT $2`, [afterId, limit]),
     async insert(checkpoint) {
       const row = await one(
         `INSERT INTO audit_checkpoints (created_at, last_event_id, last_hash, event_count, kid, jws)
          VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6) RETURNING ${COLUMNS}`,
-        [checkpoint.createdAt, checkpoint.lastEventId, checkpoint.lastHash, checkpoint.count, checkpoint.kid, checkpoint.jws]);
+        [checkpoint.createdAt, checkpoint.lastEventId, checkpoint.lastHash, checkpoint.count, checkpoint.kid,
+          checkpoint.jws]);
       return row!;
     },
   };

@@ -5,14 +5,18 @@ import { walkChain } from './audit-chain-walk.js';
 import type { AuditCheckpoint, AuditCheckpointRepository } from './audit-checkpoint-repository.js';
 import type { AuditRepository } from './audit-repository.js';
 import { toExportLine } from './audit-service.js';
-import { CHECKPOINT_TYP, checkpointDigest, type CheckpointPayload, type CheckpointSigner } from './checkpoint-signer.js';
+import {
+  CHECKPOINT_TYP, checkpointDigest, type CheckpointPayload, type CheckpointSigner,
+} from './checkpoint-signer.js';
+
+export interface CheckpointRepositories { checkpoints: AuditCheckpointRepository; events: AuditRepository }
 
 export interface AuditCheckpointDeps {
   /** Repositories on the pool, for reads. */
   checkpoints: AuditCheckpointRepository;
   events: AuditRepository;
   /** Runs `work` in one transaction with repositories bound to it. */
-  transaction<T>(work: (repos: { checkpoints: AuditCheckpointRepository; events: AuditRepository }) => Promise<T>): Promise<T>;
+  transaction<T>(work: (repos: CheckpointRepositories) => Promise<T>): Promise<T>;
   /** Absent when no `audit.checkpoint.key` is configured. */
   signer?: CheckpointSigner;
   logger: Logger;
@@ -31,7 +35,8 @@ export interface AuditCheckpointService {
    */
   write(options?: { force?: boolean }): Promise<CheckpointWriteResult>;
   /** The checkpoint line and every event after it (the newest checkpoint, or `checkpointId`), as JSON lines. */
-  exportSinceCheckpoint(checkpointId: string | undefined, write: (line: string) => void | Promise<void>): Promise<number>;
+  exportSinceCheckpoint(
+    checkpointId: string | undefined, write: (line: string) => void | Promise<void>): Promise<number>;
 }
 
 /** The export's first line: the checkpoint an external copy continues from. */
@@ -49,7 +54,10 @@ export function payloadMatches(checkpoint: AuditCheckpoint, payload: CheckpointP
 export function createAuditCheckpointService(deps: AuditCheckpointDeps): AuditCheckpointService {
   const batchSize = deps.batchSize ?? 500;
   const requireSigner = () => {
-    if (!deps.signer) throw new BadRequestError('audit_checkpoint_key_missing', 'no audit checkpoint key is configured (audit.checkpoint.key, PORTCULLIS_AUDIT_CHECKPOINT_KEY)');
+    if (!deps.signer) {
+      throw new BadRequestError('audit_checkpoint_key_missing',
+        'no audit checkpoint key is configured (audit.checkpoint.key, PORTCULLIS_AUDIT_CHECKPOINT_KEY)');
+    }
     return deps.signer;
   };
 
@@ -63,21 +71,25 @@ export function createAuditCheckpointService(deps: AuditCheckpointDeps): AuditCh
         await checkpoints.lock();
         const head = (await checkpoints.head()) ?? { id: '0', hash: GENESIS_PREV_HASH };
         const previous = await checkpoints.newest();
-        if (previous && previous.lastEventId === head.id && !options.force) return { written: false, checkpoint: previous };
+        if (previous && previous.lastEventId === head.id && !options.force) {
+          return { written: false, checkpoint: previous };
+        }
         // Never sign over a chain already tampered with: check the previous anchor, then what followed it.
         // One made with another (earlier) key cannot be checked here, so the walk starts from the genesis.
         const anchor = previous?.kid === signer.kid ? previous : undefined;
         if (anchor) {
           const payload = await signer.verify(anchor.jws).catch(() => undefined);
           if (!payload || !payloadMatches(anchor, payload)) {
-            throw new ConflictError('audit_checkpoint_invalid', `checkpoint ${anchor.id} does not verify: run audit verify`);
+            throw new ConflictError('audit_checkpoint_invalid',
+              `checkpoint ${anchor.id} does not verify: run audit verify`);
           }
         }
         const walk = await walkChain((afterId, limit) => events.readBatch(afterId, limit), {
           afterId: anchor?.lastEventId ?? '0', prevHash: anchor?.lastHash ?? GENESIS_PREV_HASH, untilId: head.id,
         }, batchSize);
         if (!walk.ok || walk.lastId !== head.id) {
-          throw new ConflictError('audit_chain_broken', `the audit chain does not verify after event ${walk.lastId}: run audit verify`);
+          throw new ConflictError('audit_chain_broken',
+            `the audit chain does not verify after event ${walk.lastId}: run audit verify`);
         }
         const createdAt = new Date();
         const payload: CheckpointPayload = {
@@ -85,21 +97,28 @@ export function createAuditCheckpointService(deps: AuditCheckpointDeps): AuditCh
           createdAt: createdAt.toISOString(), prev: previous ? checkpointDigest(previous.jws) : null,
         };
         const jws = await signer.sign(payload);
-        const checkpoint = await checkpoints.insert({ createdAt, lastEventId: head.id, lastHash: head.hash, count: payload.count, kid: signer.kid, jws });
+        const checkpoint = await checkpoints.insert({
+          createdAt, lastEventId: head.id, lastHash: head.hash, count: payload.count, kid: signer.kid, jws,
+        });
         return { written: true, checkpoint };
       });
       if (result.written) {
         // The JWS in the logs is an off-box copy: log shipping keeps what an owner could delete here.
         const { checkpoint } = result;
-        deps.logger.info({ auditCheckpoint: { id: checkpoint.id, lastEventId: checkpoint.lastEventId, count: checkpoint.count, jws: checkpoint.jws } }, 'audit checkpoint written');
+        const { id, lastEventId, count, jws } = checkpoint;
+        deps.logger.info({ auditCheckpoint: { id, lastEventId, count, jws } }, 'audit checkpoint written');
       }
       return result;
     },
 
     async exportSinceCheckpoint(checkpointId, write) {
-      const checkpoint = checkpointId === undefined ? await deps.checkpoints.newest() : await deps.checkpoints.findById(checkpointId);
+      const checkpoint = checkpointId === undefined
+        ? await deps.checkpoints.newest()
+        : await deps.checkpoints.findById(checkpointId);
       if (!checkpoint) {
-        throw new NotFoundError('audit_checkpoint_not_found', checkpointId === undefined ? 'no audit checkpoint yet: run audit checkpoint' : `no audit checkpoint ${checkpointId}`);
+        throw new NotFoundError('audit_checkpoint_not_found', checkpointId === undefined
+          ? 'no audit checkpoint yet: run audit checkpoint'
+          : `no audit checkpoint ${checkpointId}`);
       }
       await write(checkpointLine(checkpoint));
       let afterId = checkpoint.lastEventId;

@@ -38,8 +38,11 @@ export async function verifyExport(lines: string[], signer: CheckpointSigner): P
     } catch {
       return fail(index + 1, 'not JSON');
     }
-    if (!/^\d+$/.test(String(event.id)) || BigInt(event.id) <= lastId) return fail(index + 1, `event ${event.id} is out of order`);
-    if (event.prevHash !== lastHash) return fail(index + 1, `event ${event.id} does not follow the one before it (prev_hash_mismatch)`);
+    const line = index + 1;
+    if (!/^\d+$/.test(String(event.id)) || BigInt(event.id) <= lastId) return fail(line, `event ${event.id} is out of order`);
+    if (event.prevHash !== lastHash) {
+      return fail(line, `event ${event.id} does not follow the one before it (prev_hash_mismatch)`);
+    }
     if (hashEvent(event.prevHash, eventContent({ ...event, occurredAt: new Date(event.occurredAt) })) !== event.hash) {
       return fail(index + 1, `event ${event.id} was changed (hash_mismatch)`);
     }

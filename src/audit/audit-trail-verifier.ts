@@ -17,7 +17,7 @@ export interface CheckpointProblem {
   checkpointId: string;
   problem: 'bad_signature' | 'payload_mismatch' | 'prev_mismatch' | 'truncated' | 'hash_mismatch' | 'count_mismatch';
   lastEventId: string;
-  /** For `truncated`: the newest event that is still there, and how many events the checkpoint counted and the chain has. */
+  /** For `truncated`: the newest event still there, and how many events the checkpoint counted and the chain has. */
   chainEndsAt?: string;
   expectedCount?: number;
   foundCount?: number;
@@ -42,10 +42,13 @@ export interface AuditTrailVerifierDeps {
   batchSize?: number;
 }
 
-async function checkSignatures(checkpoints: AuditCheckpoint[], signer: CheckpointSigner | undefined, problems: CheckpointProblem[]) {
+async function checkSignatures(
+  checkpoints: AuditCheckpoint[], signer: CheckpointSigner | undefined, problems: CheckpointProblem[],
+) {
   let previous: AuditCheckpoint | undefined;
   for (const checkpoint of checkpoints) {
-    const report = (problem: CheckpointProblem['problem']) => problems.push({ checkpointId: checkpoint.id, problem, lastEventId: checkpoint.lastEventId });
+    const report = (problem: CheckpointProblem['problem']) =>
+      problems.push({ checkpointId: checkpoint.id, problem, lastEventId: checkpoint.lastEventId });
     if (signer) {
       const payload = await signer.verify(checkpoint.jws).catch(() => undefined);
       if (!payload) report('bad_signature');
@@ -73,18 +76,24 @@ export function createAuditTrailVerifier(deps: AuditTrailVerifierDeps) {
     const problems: CheckpointProblem[] = [];
     await checkSignatures(checkpoints, deps.signer, problems);
     const byEvent = new Map<string, AuditCheckpoint[]>();
-    for (const checkpoint of checkpoints) byEvent.set(checkpoint.lastEventId, [...(byEvent.get(checkpoint.lastEventId) ?? []), checkpoint]);
+    for (const checkpoint of checkpoints) {
+      byEvent.set(checkpoint.lastEventId, [...(byEvent.get(checkpoint.lastEventId) ?? []), checkpoint]);
+    }
     const seen = new Set<string>();
     const check = (checkpoint: AuditCheckpoint, hash: string, position: number) => {
       seen.add(checkpoint.id);
       const base = { checkpointId: checkpoint.id, lastEventId: checkpoint.lastEventId };
       if (hash !== checkpoint.lastHash) problems.push({ ...base, problem: 'hash_mismatch' });
-      else if (position !== checkpoint.count) problems.push({ ...base, problem: 'count_mismatch', expectedCount: checkpoint.count, foundCount: position });
+      else if (position !== checkpoint.count) {
+        problems.push({ ...base, problem: 'count_mismatch', expectedCount: checkpoint.count, foundCount: position });
+      }
     };
     for (const checkpoint of byEvent.get('0') ?? []) check(checkpoint, GENESIS_PREV_HASH, 0);
 
-    const chain = await walkChain((afterId, limit) => deps.events.readBatch(afterId, limit), { afterId: '0', prevHash: GENESIS_PREV_HASH }, batchSize,
-      (event, position) => { for (const checkpoint of byEvent.get(event.id) ?? []) check(checkpoint, event.hash, position); });
+    const readEvents = (afterId: string, limit: number) => deps.events.readBatch(afterId, limit);
+    const chain = await walkChain(readEvents, { afterId: '0', prevHash: GENESIS_PREV_HASH }, batchSize, (event, position) => {
+      for (const checkpoint of byEvent.get(event.id) ?? []) check(checkpoint, event.hash, position);
+    });
     // A checkpoint whose event is not in the verified chain: rows were deleted up to or through it
     // (beyond a break the walk did not reach, nothing can be said, and the break is reported).
     const reached = (c: AuditCheckpoint) => chain.ok || BigInt(c.lastEventId) < BigInt(chain.brokenId);
@@ -102,7 +111,9 @@ export function createAuditTrailVerifier(deps: AuditTrailVerifierDeps) {
     const newest = checkpoints.at(-1);
     const summary: CheckpointSummary = {
       total: checkpoints.length, signaturesChecked: deps.signer !== undefined,
-      newest: newest ? { id: newest.id, lastEventId: newest.lastEventId, createdAt: newest.createdAt.toISOString() } : null,
+      newest: newest
+        ? { id: newest.id, lastEventId: newest.lastEventId, createdAt: newest.createdAt.toISOString() }
+        : null,
       uncoveredEvents: Math.max(0, chain.count - (newest?.count ?? 0)), problems,
     };
     return { ...result, ok: result.ok && problems.length === 0, checkpoints: summary } as AuditTrailResult;

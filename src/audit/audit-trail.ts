@@ -23,7 +23,8 @@ export function createAuditTrail(options: AuditTrailOptions) {
   const checkpointRepository = createAuditCheckpointRepository(dataSource.manager);
   const checkpoints = createAuditCheckpointService({
     checkpoints: checkpointRepository, events, signer, logger, batchSize,
-    transaction: (work) => dataSource.transaction((tx) => work({ checkpoints: createAuditCheckpointRepository(tx), events: createAuditRepository(tx) })),
+    transaction: (work) => dataSource.transaction((tx) =>
+      work({ checkpoints: createAuditCheckpointRepository(tx), events: createAuditRepository(tx) })),
   });
   return {
     checkpoints,

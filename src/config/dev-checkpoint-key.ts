@@ -15,7 +15,9 @@ export function withDevCheckpointKey<C extends Config>(config: C): C {
     key = readFileSync(file, 'utf8');
   } catch {
     mkdirSync(config.dataDir, { recursive: true });
-    const { privateKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { format: 'pem', type: 'pkcs8' }, publicKeyEncoding: { format: 'pem', type: 'spki' } });
+    const { privateKey } = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { format: 'pem', type: 'pkcs8' }, publicKeyEncoding: { format: 'pem', type: 'spki' },
+    });
     try {
       writeFileSync(file, privateKey, { mode: 0o600, flag: 'wx' });
       key = privateKey;

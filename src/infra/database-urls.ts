@@ -11,7 +11,9 @@ export interface DatabaseUrls { url: string; migrationUrl: string; embedded?: Em
  * first, one role does both (as before). Without either, the embedded PostgreSQL sets up both roles.
  */
 export async function resolveDatabaseUrls(config: ResolvedConfig, logger: Logger): Promise<DatabaseUrls> {
-  if (config.databaseUrl) return { url: config.databaseUrl, migrationUrl: config.database.migrationUrl ?? config.databaseUrl };
+  if (config.databaseUrl) {
+    return { url: config.databaseUrl, migrationUrl: config.database.migrationUrl ?? config.databaseUrl };
+  }
   const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, logger);
   return { url: embedded.url, migrationUrl: embedded.migrationUrl, embedded };
 }

@@ -46,9 +46,11 @@ async function ensureServiceRole(ownerUrl: string, password: string): Promise<vo
           BEGIN CREATE ROLE ${APP_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
         END IF;
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${EMBEDDED_SERVICE_ROLE}') THEN
-          BEGIN CREATE ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+          BEGIN CREATE ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
         END IF;
-        ALTER ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${client.escapeLiteral(password)};
+        ALTER ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE
+          PASSWORD ${client.escapeLiteral(password)};
         GRANT ${APP_ROLE} TO ${EMBEDDED_SERVICE_ROLE};
       END $$`);
   } finally {
@@ -65,7 +67,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   mkdirSync(dataDir, { recursive: true });
   const password = passwordFor(dataDir);
   const servicePassword = passwordFor(dataDir, 'postgres-service-password');
-  const urlFor = (p: number, user = 'postgres', secret = password) => `postgres://${user}:${encodeURIComponent(secret)}@127.0.0.1:${p}/postgres`;
+  const urlFor = (p: number, user = 'postgres', secret = password) =>
+    `postgres://${user}:${encodeURIComponent(secret)}@127.0.0.1:${p}/postgres`;
   const urls = async (p: number) => {
     await ensureServiceRole(urlFor(p), servicePassword);
     return { url: urlFor(p, EMBEDDED_SERVICE_ROLE, servicePassword), migrationUrl: urlFor(p) };
