@@ -2,8 +2,9 @@ import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { migrations } from '../migrations/index.js';
 import type { Config, ResolvedConfig } from './config/schema.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './infra/embedded-postgres.js';
-import { openDataSource, runMigrations } from './infra/data-source.js';
+import type { EmbeddedDatabase } from './infra/embedded-postgres.js';
+import { openDataSource } from './infra/data-source.js';
+import { migrateAsOwner, resolveDatabaseUrls } from './infra/database-urls.js';
 import type { Logger } from './infra/logger.js';
 import { workerExecArgv, workerMemoryEnv } from './runtime-memory.js';
 
@@ -31,22 +32,20 @@ export function restartDelayMs(crashesInLastMinute: number): number {
 
 /** Once-only start-up duties, done before any worker exists: the database and its schema. */
 async function prepareDatabase(config: ResolvedConfig, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, logger);
-  const url = config.databaseUrl ?? embedded!.url;
-  const dataSource = await openDataSource({ url, poolSize: 1, entities: [], migrations });
+  const { url, migrationUrl, embedded } = await resolveDatabaseUrls(config, logger);
   try {
     if (config.nodeEnv !== 'production') {
-      const applied = await runMigrations(dataSource);
+      const applied = await migrateAsOwner(migrationUrl, migrations);
       if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-    } else if (await dataSource.showMigrations()) {
+    } else {
+      const dataSource = await openDataSource({ url, poolSize: 1, entities: [], migrations });
+      const pending = await dataSource.showMigrations().finally(() => dataSource.destroy());
       // Every worker would refuse to start: say it once instead of restarting them forever.
-      throw new Error('the database has pending migrations: run `npx portcullis migrate` first');
+      if (pending) throw new Error('the database has pending migrations: run `npx portcullis migrate` first');
     }
   } catch (error) {
     await embedded?.stop();
     throw error;
-  } finally {
-    await dataSource.destroy();
   }
   return { url, embedded };
 }

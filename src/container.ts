@@ -48,10 +48,12 @@ import { createPasswordHasher } from './accounts/password-hasher.js';
 import { hashConcurrency } from './infra/concurrency-limit.js';
 import { auditRepositoryFor } from './audit/audit-repository.js';
 import { createAuditService } from './audit/audit-service.js';
+import { createAuditTrail } from './audit/audit-trail.js';
+import { createCheckpointSigner } from './audit/checkpoint-signer.js';
 import { clientTtlLimits, createClientService } from './clients/client-service.js';
 import type { ResolvedConfig } from './config/schema.js';
-import { openDataSource, runMigrations, type DataSource } from './infra/data-source.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './infra/embedded-postgres.js';
+import { openDataSource, type DataSource } from './infra/data-source.js';
+import { migrateAsOwner, resolveDatabaseUrls } from './infra/database-urls.js';
 import type { Logger } from './infra/logger.js';
 import { createRedis, type RedisClient } from './infra/redis.js';
 import { createSecretBox } from './infra/secret-box.js';
@@ -80,17 +82,19 @@ function maxSignedTtl(config: ResolvedConfig): number {
 
 /** Composition root: connections, repositories and services, closed in reverse order. */
 export async function createContainer(config: ResolvedConfig, logger: Logger, options: ContainerOptions) {
-  let embedded: EmbeddedDatabase | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, logger);
-    url = embedded.url;
+  // Read first: a bad key stops start-up before anything is connected. It never goes into the database.
+  const checkpointSigner = config.audit.checkpoint.key ? await createCheckpointSigner(config.audit.checkpoint.key) : undefined;
+  // Migrations run as the schema owner; everything else as the service's role (README "Database roles").
+  const { url, migrationUrl, embedded } = await resolveDatabaseUrls(config, logger);
+  if (options.migrate) {
+    const applied = await migrateAsOwner(migrationUrl, migrations).catch(async (error: unknown) => {
+      await embedded?.stop();
+      throw error;
+    });
+    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   }
   const dataSource: DataSource = await openDataSource({ url, poolSize: config.database.poolSize, entities, migrations });
-  if (options.migrate) {
-    const applied = await runMigrations(dataSource);
-    if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-  } else if (await dataSource.showMigrations()) {
+  if (!options.migrate && await dataSource.showMigrations()) {
     await dataSource.destroy();
     await embedded?.stop();
     throw new Error('the database has pending migrations: run `npx portcullis migrate` first');
@@ -105,6 +109,8 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const secretBox = createSecretBox(config.secrets.encryptionKey);
   const hasher = createPasswordHasher(config.argon2, hashConcurrency(config.threadpoolSize));
   const audit = createAuditService({ repositoryFor: auditRepositoryFor(dataSource.manager) });
+  // Signed checkpoints, whole-trail verification and the privilege check (src/audit/audit-trail.ts).
+  const auditTrail = createAuditTrail({ dataSource, signer: checkpointSigner, logger });
   const accounts = createAccountService({ db, hasher });
   const clients = createClientService({ db, secretBox, cacheSeconds: config.clientCacheSeconds });
   // Built-in admin API, config `apis` and APIs registered at run time (src/apis/).
@@ -222,7 +228,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const accountAdmin = createAccountAdminService({ db, sessionService, sessions, mfa, redis, dataSource, config });
 
   return {
-    config, logger, dataSource, redis, db, secretBox, hasher, audit, accounts, clients, apis, rbac, apiKeys, keys,
+    config, logger, dataSource, redis, db, secretBox, hasher, audit, auditTrail, accounts, clients, apis, rbac, apiKeys, keys,
     oidcModels, adapter, backchannel, sessions, sessionService, rateLimits, throttle, captcha, notifier, policy,
     registration, emailVerification, passwordReset, emailChange, signIn, setup, mfa, otp, smsEnabled, trustedDevices, webauthn,
     // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).

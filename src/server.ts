@@ -1,3 +1,5 @@
+import { startAuditCheckpointer } from './audit/audit-checkpointer.js';
+import { assertAuditPrivileges } from './audit/audit-privileges.js';
 import { createApp } from './http/app.js';
 import { createRenderer } from './http/render.js';
 import type { Container } from './container.js';
@@ -11,6 +13,11 @@ import { subscribeTokenEvents } from './oidc/token-events.js';
 export async function createServer(container: Container) {
   const { config, logger, dataSource, redis } = container;
   let draining = false;
+  // The service must not be able to rewrite its own audit trail: production refuses, elsewhere it warns.
+  assertAuditPrivileges(await container.auditTrail.privileges(), { production: config.nodeEnv === 'production', logger });
+  if (!container.auditTrail.checkpoints.enabled) {
+    logger.warn('audit checkpoints are off: set PORTCULLIS_AUDIT_CHECKPOINT_KEY so audit verify can detect deleted events');
+  }
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
   const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService,
@@ -22,6 +29,8 @@ export async function createServer(container: Container) {
   // Session revocation signs logout tokens with whichever provider instance is current.
   container.backchannel.attach(() => host.provider);
   const cleaners = [
+    // Signed checkpoints of the chain's head (README "Audit checkpoints").
+    startAuditCheckpointer({ checkpoints: container.auditTrail.checkpoints, intervalSeconds: config.audit.checkpoint.intervalSeconds, logger }),
     startExpiredModelCleaner({ repository: container.oidcModels, intervalSeconds: config.cleanupIntervalSeconds, logger }),
     // Spent and expired emailed links: nothing can use them, so only their hashes would pile up.
     startExpiredModelCleaner({

@@ -71,6 +71,8 @@ function fromEnv(env: Env): Tree {
     ['LOG_LEVEL', ['logLevel'], String],
     ['DATA_DIR', ['dataDir'], String],
     ['DATABASE_URL', ['databaseUrl'], String],
+    ['DATABASE_MIGRATION_URL', ['database', 'migrationUrl'], String],
+    ['PORTCULLIS_AUDIT_CHECKPOINT_KEY', ['audit', 'checkpoint', 'key'], String],
     ['REDIS_URL', ['redisUrl'], String],
     ['REDIS_KEY_PREFIX', ['redis', 'keyPrefix'], String],
     ['SMTP_URL', ['smtpUrl'], String],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../infra/atomic-file.js';
+import { withDevCheckpointKey } from './dev-checkpoint-key.js';
 import { ConfigError } from './load-config.js';
 import type { Config, ResolvedConfig } from './schema.js';
 
@@ -57,7 +58,8 @@ export function resolveSecrets(config: Config, warn: (message: string) => void):
   }
   warn(`using development secrets from ${file}; set PORTCULLIS_COOKIE_KEYS and PORTCULLIS_ENCRYPTION_KEY for production`);
   return {
-    ...config,
+    // Where secrets are generated, so is an audit checkpoint key (development only).
+    ...withDevCheckpointKey(config),
     secrets: { cookieKeys: cookieKeys?.length ? cookieKeys : stored.cookieKeys, encryptionKey: encryptionKey ?? stored.encryptionKey },
   };
 }

@@ -38,6 +38,8 @@ export const configSchema = z.object({
   database: z.object({
     poolSize: z.number().int().min(1).max(200),
     embeddedPort: z.number().int().min(1024).max(65535),
+    /** The schema owner's URL, used only to migrate; unset: migrations use databaseUrl (one role for both). */
+    migrationUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   }),
   redisUrl: z.string().regex(/^(rediss?|redis-sentinel|redis-cluster):\/\//, 'must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL').optional(),
   redis: z.object({ keyPrefix: z.string() }),
@@ -187,6 +189,14 @@ export const configSchema = z.object({
   apiKeys: z.object({
     /** People may create API keys for themselves (personal keys); service keys are always available to admins. */
     personal: z.boolean(),
+  }),
+  audit: z.object({
+    checkpoint: z.object({
+      /** Ed25519 private key (PKCS#8 PEM or JWK JSON) signing audit checkpoints; never stored in the database. */
+      key: z.string().min(1).optional(),
+      /** How often a server writes a checkpoint when new events arrived; 0 only on `audit checkpoint`. */
+      intervalSeconds: z.number().int().min(0),
+    }),
   }),
   cleanupIntervalSeconds: seconds,
   /** How long a process trusts client metadata it read (0 = read every time); its own changes apply at once. */

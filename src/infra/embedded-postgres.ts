@@ -1,16 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
+import { APP_ROLE } from '../../migrations/1795000000014-AuditCheckpoints.js';
 import { writeFileAtomic } from './atomic-file.js';
 import type { Logger } from './logger.js';
 import {
   clusterDirectory, initialiseCluster, isAlive, postgresAccount, reachableBinaries, runningPostmaster, startPostmaster, stopPostmaster,
 } from './postgres-process.js';
 
-export interface EmbeddedDatabase { url: string; stop(): Promise<void> }
+/** `url`: the service's login (a member of portcullis_app); `migrationUrl`: the owner (the cluster superuser). */
+export interface EmbeddedDatabase { url: string; migrationUrl: string; stop(): Promise<void> }
 
-function passwordFor(dataDir: string): string {
-  const file = path.join(dataDir, 'postgres-password');
+/** The embedded service login: may do what portcullis_app may, nothing more. */
+export const EMBEDDED_SERVICE_ROLE = 'portcullis_service';
+
+function passwordFor(dataDir: string, name = 'postgres-password'): string {
+  const file = path.join(dataDir, name);
   if (!existsSync(file)) writeFileAtomic(file, randomBytes(24).toString('base64url'));
   const password = readFileSync(file, 'utf8').trim();
   if (!password) throw new Error(`${file} is empty: restore it from a backup, or delete it together with ${dataDir}/postgres to start afresh`);
@@ -32,6 +38,34 @@ function ownerAlive(dataDir: string): boolean {
 }
 
 /**
+ * Creates portcullis_app and the service login if missing, and sets the login's password (both are
+ * idempotent: the server and a CLI run may do this at once). The migration grants portcullis_app its
+ * privileges; a role made here first simply receives them.
+ */
+async function ensureServiceRole(ownerUrl: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`
+      DO $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+          BEGIN CREATE ROLE ${APP_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${EMBEDDED_SERVICE_ROLE}') THEN
+          BEGIN CREATE ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+        END IF;
+        ALTER ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE
+          PASSWORD ${client.escapeLiteral(password)};
+        GRANT ${APP_ROLE} TO ${EMBEDDED_SERVICE_ROLE};
+      END $$`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
  * Starts (or joins) a real PostgreSQL under dataDir for a zero-configuration start.
  * Single node only: the server and the CLI share it through its postmaster.pid. A postmaster
  * whose starter died (`kill -9`) is stopped and started again, so this process owns it and a
@@ -46,10 +80,16 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     logger.warn({ dir: pgDir, dataDir }, 'the postgres system user cannot reach DATA_DIR: the embedded database lives here instead');
   }
   const password = passwordFor(dataDir);
-  const urlFor = (p: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${p}/postgres`;
+  const servicePassword = passwordFor(dataDir, 'postgres-service-password');
+  const urlFor = (p: number, user = 'postgres', secret = password) =>
+    `postgres://${user}:${encodeURIComponent(secret)}@127.0.0.1:${p}/postgres`;
+  const urls = async (p: number) => {
+    await ensureServiceRole(urlFor(p), servicePassword);
+    return { url: urlFor(p, EMBEDDED_SERVICE_ROLE, servicePassword), migrationUrl: urlFor(p) };
+  };
 
   const existing = runningPostmaster(pgDir);
-  if (existing && ownerAlive(dataDir)) return { url: urlFor(existing.port), stop: async () => {} };
+  if (existing && ownerAlive(dataDir)) return { ...(await urls(existing.port)), stop: async () => {} };
   if (existing) {
     logger.warn({ pid: existing.pid }, 'restarting an embedded PostgreSQL left running by a process that ended without stopping it');
     await stopPostmaster(existing.pid);
@@ -63,11 +103,14 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   const { pid } = await startPostmaster(binaries, pgDir, port, account, path.join(dataDir, 'postgres.log'));
   writeFileAtomic(ownerFile(dataDir), String(process.pid));
   logger.warn({ dir: pgDir, port }, 'running on the embedded PostgreSQL: single node, for development only; set DATABASE_URL for production');
-  return {
-    url: urlFor(port),
-    async stop() {
-      await stopPostmaster(pid);
-      rmSync(ownerFile(dataDir), { force: true });
-    },
+  const stop = async () => {
+    await stopPostmaster(pid);
+    rmSync(ownerFile(dataDir), { force: true });
   };
+  try {
+    return { ...(await urls(port)), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
