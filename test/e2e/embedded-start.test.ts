@@ -65,7 +65,7 @@ it('lets the CLI share the running embedded database, and a relying party sign i
   const callback = await signIn(new BrowserAgent(), url, redirectUri, { email: 'grace@example.com', password: 'a long enough passphrase' });
   const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
   expect(tokens.claims()!.sub).toBe(id);
-});
+}, 90_000);
 
 it('drains and stops on SIGTERM, stopping the embedded PostgreSQL it started', async () => {
   server.kill('SIGTERM');
