@@ -108,6 +108,12 @@ describe('an admin with only a password at an ordinary client', () => {
     });
   }
 
+  it('is refused the admin API when pushing the authorization request (PAR)', async () => {
+    const params = { redirect_uri: redirectUri, scope: 'openid admin:read', resource: adminApi, code_challenge_method: 'S256',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()) };
+    await expectRefused(oidc.buildAuthorizationUrlWithPAR(ordinary.config, params), notAllowed(adminApi, ordinary.clientId));
+  });
+
   it('gets no admin scopes by refreshing a token towards the admin API', async () => {
     const person = await admin(false);
     const agent = new BrowserAgent();
