@@ -39,7 +39,8 @@ export interface ApiKeyIntrospectionDeps {
  * `introspection.resourceServers`, asks whether an API key is active; the answer has the shape
  * of RFC 7662 §2.2. Any other client is refused: an API key is nobody else's business (§4).
  */
-export function createApiKeyIntrospectionRouter({ apiKeys, clients, rateLimits, config }: ApiKeyIntrospectionDeps): Router {
+export function createApiKeyIntrospectionRouter(deps: ApiKeyIntrospectionDeps): Router {
+  const { apiKeys, clients, rateLimits, config } = deps;
   const router = new Router();
   router.post('/api-keys/introspect', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -48,7 +49,10 @@ export function createApiKeyIntrospectionRouter({ apiKeys, clients, rateLimits, 
     if (!credentials || !(await clients.authenticate(credentials.clientId, credentials.secret))) return unauthorized(ctx);
     if (!config.introspection.resourceServers.includes(credentials.clientId)) {
       ctx.status = 403;
-      ctx.body = { error: 'unauthorized_client', error_description: 'only resource servers (config introspection.resourceServers) may introspect API keys' };
+      ctx.body = {
+        error: 'unauthorized_client',
+        error_description: 'only resource servers (config introspection.resourceServers) may introspect API keys',
+      };
       return;
     }
     const parsed = bodySchema.safeParse(await readForm(ctx));

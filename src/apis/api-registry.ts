@@ -137,7 +137,10 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
         return await db.transaction(async (repos) => {
           const saved = await repos.apis.insert({ ...api, createdBy: actor });
           assertThat(saved, new ConflictError('api_exists', `an API with identifier ${api.identifier} is already registered`));
-          await repos.audit.append({ type: 'api.created', actor, details: { identifier: api.identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac, privileged: api.privileged } });
+          await repos.audit.append({ type: 'api.created', actor, details: {
+            identifier: api.identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
+            privileged: api.privileged,
+          } });
           return fromRow(saved);
         });
       } finally {
@@ -188,7 +191,9 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
             throw new ConflictError('api_in_use', `${identifier} is still used by ${parts.join(' and ')}: revoke those permissions and keys first`);
           }
           await repos.apis.delete(identifier);
-          await repos.audit.append({ type: 'api.deleted', actor, details: { identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac, privileged: api.privileged } });
+          await repos.audit.append({ type: 'api.deleted', actor, details: {
+            identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac, privileged: api.privileged,
+          } });
         });
       } finally {
         cache.invalidate();

@@ -44,7 +44,9 @@ export const apiCommands: Record<string, CliCommand> = {
     summary: 'list APIs (resource indicators): built-in, from config, and registered',
     async run(container, _values, _positionals, io) {
       const apis = (await container.apis.list()).map(apiJson);
-      print(io, apis, (all) => all.map((api) => `${api.identifier}  ${api.source}${api.rbac ? '  rbac' : ''}${api.privileged ? '  privileged' : ''}  ${api.scopes.join(' ') || '(no scopes)'}`).join('\n') || 'no APIs');
+      const line = (api: ReturnType<typeof apiJson>) => [api.identifier, api.source, ...(api.rbac ? ['rbac'] : []),
+        ...(api.privileged ? ['privileged'] : []), api.scopes.join(' ') || '(no scopes)'].join('  ');
+      print(io, apis, (all) => all.map(line).join('\n') || 'no APIs');
     },
   },
   show: {
@@ -85,7 +87,9 @@ export const apiCommands: Record<string, CliCommand> = {
     async run(container, values, positionals, io) {
       const identifier = requirePositional(positionals, 'identifier');
       if (values.rbac && values['no-rbac']) throw new UsageError('give either --rbac or --no-rbac');
-      if (values.privileged && values['no-privileged']) throw new UsageError('give either --privileged or --no-privileged');
+      if (values.privileged && values['no-privileged']) {
+        throw new UsageError('give either --privileged or --no-privileged');
+      }
       const changes: ApiChanges = {
         ...(typeof values.name === 'string' ? { name: values.name } : {}),
         ...(values.ttl !== undefined ? { accessTokenTtl: ttlOption(values) } : {}),

@@ -19,8 +19,11 @@ export interface ApiKeyExchangeDeps {
 }
 
 /** Of `scopes`, those the owner's current roles allow on `api` (the key's own list was fixed at creation). */
-async function permittedNow(roles: RoleLookup, key: { accountId: string | null; clientId: string | null }, api: string, scopes: string[]) {
-  const held = key.clientId ? await roles.rolesForClient(key.clientId) : key.accountId ? await roles.rolesForAccount(key.accountId) : [];
+type KeyOwner = { accountId: string | null; clientId: string | null };
+
+async function permittedNow(roles: RoleLookup, key: KeyOwner, api: string, scopes: string[]): Promise<string[]> {
+  const held = key.clientId ? await roles.rolesForClient(key.clientId)
+    : key.accountId ? await roles.rolesForAccount(key.accountId) : [];
   const permitted = new Set(await roles.permissionsFor(held, api));
   return scopes.filter((scope) => permitted.has(scope));
 }
@@ -33,7 +36,8 @@ async function permittedNow(roles: RoleLookup, key: { accountId: string | null; 
  * exchanging one would mint a token the admin role check (admin-auth.ts) never saw.
  * @see https://github.com/panva/node-oidc-provider/blob/main/lib/actions/grants/client_credentials.js
  */
-export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algorithm, roles }: ApiKeyExchangeDeps): void {
+export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeDeps): void {
+  const { apiKeys, apis, algorithm, roles } = deps;
   provider.registerGrantType<ExchangeParams>(tokenExchangeGrantType, async (ctx: TokenEndpointGrantContext<ExchangeParams>) => {
     const { subject_token: subjectToken, subject_token_type: subjectTokenType, resource, scope } = ctx.oidc.params;
     if (!subjectToken) throw new errors.InvalidRequest('missing required parameter subject_token');
@@ -59,7 +63,9 @@ export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algo
       const allowed = await permittedNow(roles, key, api.identifier, requested);
       const lost = requested.filter((s) => !allowed.includes(s));
       // Asked for by name: say so. Taken from the key by default: the token gets what the roles still allow.
-      if (explicit && lost.length) throw new errors.InvalidScope('scope no longer allowed by the API key owner\'s roles', lost.join(' '));
+      if (explicit && lost.length) {
+        throw new errors.InvalidScope('scope no longer allowed by the API key owner\'s roles', lost.join(' '));
+      }
       requested = allowed;
     }
     // The exchanging client's own limit applies too, also to the key's scopes taken by default.

@@ -13,7 +13,10 @@ type TokenLike = { accountId?: string; clientId?: string; scope?: string; resour
 function signInClaims(ctx: KoaContextWithOIDC): { acr?: unknown; amr?: unknown } {
   const subject = tokenSubject(ctx);
   if (subject.kind !== 'account') return {};
-  return { ...(subject.acr !== undefined ? { acr: subject.acr } : {}), ...(subject.amr !== undefined ? { amr: subject.amr } : {}) };
+  return {
+    ...(subject.acr !== undefined ? { acr: subject.acr } : {}),
+    ...(subject.amr !== undefined ? { amr: subject.amr } : {}),
+  };
 }
 
 /**

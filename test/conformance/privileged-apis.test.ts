@@ -213,6 +213,26 @@ describe('a service client allowed privileged APIs', () => {
   });
 });
 
+describe('the admin REST API', () => {
+  it('sets and shows allowAdminApi on clients and privileged on APIs', async () => {
+    const bot = await serviceClient('Admin writer', true);
+    const token = (await oidc.clientCredentialsGrant(bot.config, { resource: adminApi, scope: 'admin:read admin:write' })).access_token;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(new URL(`/admin/api/v1${path}`, t.issuer), {
+        method, body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      });
+      return { status: response.status, body: await response.json() as Record<string, unknown> };
+    };
+    const created = await call('POST', '/clients', { name: 'Via API', type: 'service', allowAdminApi: true });
+    expect(created).toMatchObject({ status: 201, body: { client: { allowAdminApi: true } } });
+    const api = await call('POST', '/apis', { identifier: 'https://ledger.example.test', name: 'Ledger', privileged: true });
+    expect(api).toMatchObject({ status: 201, body: { identifier: 'https://ledger.example.test', privileged: true } });
+    const builtin = await call('GET', `/apis/${encodeURIComponent(adminApi)}`);
+    expect(builtin).toMatchObject({ status: 200, body: { source: 'builtin', privileged: true } });
+  });
+});
+
 describe('privileged as a property of a registered API', () => {
   it('applies to an API once it is marked privileged, and not before', async () => {
     const reports = 'https://reports.example.test';

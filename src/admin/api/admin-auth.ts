@@ -56,13 +56,16 @@ export function adminAuth({ issuer, keys, apiKeys, rbac, clients }: AdminAuthDep
   const audience = api.identifier;
   const consoleClient = accountClientMetadata(issuer, '');
 
-  async function verified(token: string): Promise<{ sub: string; clientId: string; scope: unknown; acr: unknown; amr: unknown }> {
+  type Verified = { sub: string; clientId: string; scope: unknown; acr: unknown; amr: unknown };
+
+  async function verified(token: string): Promise<Verified> {
     try {
       // Read from the database, not over HTTP: this is the key set oidc-provider signs with.
       const jwks = createLocalJWKSet(await keys.publicJwks());
       const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' });
-      if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') throw new Error('no sub or client_id');
-      return { sub: payload.sub, clientId: payload.client_id, scope: payload.scope, acr: payload.acr, amr: payload.amr };
+      const { sub, client_id: clientId, scope, acr, amr } = payload;
+      if (typeof sub !== 'string' || typeof clientId !== 'string') throw new Error('no sub or client_id');
+      return { sub, clientId, scope, acr, amr };
     } catch {
       throw new UnauthorizedError('the access token is invalid or expired', true);
     }

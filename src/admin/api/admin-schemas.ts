@@ -30,7 +30,8 @@ export const clientSchema = z.object({
   deviceFlow: z.boolean(),
   allowedScopes: z.array(z.string()).nullable().describe('the only scopes the client may request; null allows any'),
   idTokenClaims: z.array(z.enum(idTokenClaimNames)).nullable().describe('claims of granted scopes its ID tokens carry; null is the default, roles'),
-  allowAdminApi: z.boolean().describe('may obtain tokens for privileged APIs (the admin API and APIs marked privileged)'),
+  allowAdminApi: z.boolean()
+    .describe('may obtain tokens for privileged APIs (the admin API and APIs marked privileged)'),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -8,7 +8,7 @@ import { signInPassedSecondFactor } from '../../apis/privileged-api-policy.js';
 import { adminRole } from '../api/admin-api.js';
 import type { ConsoleDeps } from './console-kit.js';
 
-/** The session proved a second factor during its sign-in, not just a "trusted device" pass (the privileged-API rule). */
+/** The session proved a second factor at its sign-in, not just a "trusted device" pass (the privileged-API rule). */
 export function passedSecondFactor(ctx: Context): boolean {
   return signInPassedSecondFactor(ctx.state.acr, ctx.state.amr);
 }

@@ -66,7 +66,8 @@ export function registerApiPages(router: Router, kit: ConsoleKit, { container }:
     if (!parsed.success) return newPage(ctx, form, translateErrors(ctx, fieldErrors(parsed.error)), tr(ctx, 'pages.admin.fix_errors'), 400);
     const { identifier, name, scopes, accessTokenTtl, rbac, privileged } = parsed.data;
     try {
-      const api = await apis.create({ identifier, name, scopes, accessTokenTtl, rbac: rbac === 'on', privileged: privileged === 'on' }, kit.actor(ctx));
+      const flags = { rbac: rbac === 'on', privileged: privileged === 'on' };
+      const api = await apis.create({ identifier, name, scopes, accessTokenTtl, ...flags }, kit.actor(ctx));
       kit.seeOther(ctx, href(api), 'created');
     } catch (error) {
       const { errors, formError } = refused(ctx, error);
@@ -83,7 +84,8 @@ export function registerApiPages(router: Router, kit: ConsoleKit, { container }:
     if (!parsed.success) return apiPage(ctx, api, { values: form, errors: translateErrors(ctx, fieldErrors(parsed.error)), formError: tr(ctx, 'pages.admin.fix_errors') }, 400);
     const { name, scopes, accessTokenTtl, rbac, privileged } = parsed.data;
     try {
-      await apis.update(api.identifier, { name, scopes, accessTokenTtl, rbac: rbac === 'on', privileged: privileged === 'on' }, kit.actor(ctx));
+      const flags = { rbac: rbac === 'on', privileged: privileged === 'on' };
+      await apis.update(api.identifier, { name, scopes, accessTokenTtl, ...flags }, kit.actor(ctx));
     } catch (error) {
       return apiPage(ctx, api, { values: form, ...refused(ctx, error) }, 400);
     }
