@@ -282,8 +282,7 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     response_types: ['code'],
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
-    token_endpoint_auth_method: (client.type === 'web' ? 'client_secret_basic' : 'none')
-      satisfies RegistrableAuthMethod,
+    token_endpoint_auth_method: (client.type === 'web' ? 'client_secret_basic' : 'none') satisfies RegistrableAuthMethod,
     require_pushed_authorization_requests: client.requirePar,
     ...(client.backchannelLogoutUri !== null ? {
       backchannel_logout_uri: client.backchannelLogoutUri,
