@@ -23,7 +23,9 @@ export async function createServer(container: Container) {
   const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService,
     onBuild: (provider) => {
       subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger });
-      registerApiKeyExchange(provider, { apiKeys: container.apiKeys, apis: container.apis, algorithm: config.keys.algorithm });
+      registerApiKeyExchange(provider, {
+        apiKeys: container.apiKeys, apis: container.apis, algorithm: config.keys.algorithm, roles: container.rbac,
+      });
     },
   });
   // Session revocation signs logout tokens with whichever provider instance is current.

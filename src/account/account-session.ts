@@ -74,5 +74,7 @@ export function accountClientMetadata(issuer: string, productName: string) {
     client_id: accountClientId, client_name: productName, token_endpoint_auth_method: 'none' as const, application_type: 'web' as const,
     grant_types: ['authorization_code'], response_types: ['code' as const], redirect_uris: [`${issuer}/account/callback`],
     post_logout_redirect_uris: [`${issuer}/account`], first_party: true,
+    // The console's own client: the operator's built-in client for privileged APIs (privileged-api-policy.ts).
+    allow_admin_api: true,
   };
 }

@@ -28,19 +28,33 @@ function unauthorized(ctx: Context): void {
   ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
 }
 
-export interface ApiKeyIntrospectionDeps { apiKeys: ApiKeyService; clients: ClientService; rateLimits: RateLimits }
+export interface ApiKeyIntrospectionDeps {
+  apiKeys: ApiKeyService; clients: ClientService; rateLimits: RateLimits;
+  /** `introspection.resourceServers`: the only clients that may ask about API keys. */
+  config: { introspection: { resourceServers: readonly string[] } };
+}
 
 /**
- * POST /api-keys/introspect: a resource server, authenticated as a confidential client, asks
- * whether an API key is active; the answer has the shape of RFC 7662 §2.2.
+ * POST /api-keys/introspect: a resource server, authenticated as a confidential client named in
+ * `introspection.resourceServers`, asks whether an API key is active; the answer has the shape
+ * of RFC 7662 §2.2. Any other client is refused: an API key is nobody else's business (§4).
  */
-export function createApiKeyIntrospectionRouter({ apiKeys, clients, rateLimits }: ApiKeyIntrospectionDeps): Router {
+export function createApiKeyIntrospectionRouter(deps: ApiKeyIntrospectionDeps): Router {
+  const { apiKeys, clients, rateLimits, config } = deps;
   const router = new Router();
   router.post('/api-keys/introspect', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     await rateLimits.consume('apiKeyIntrospectPerIp', ctx.state.clientIp ?? ctx.ip);
     const credentials = basicCredentials(ctx.get('authorization'));
     if (!credentials || !(await clients.authenticate(credentials.clientId, credentials.secret))) return unauthorized(ctx);
+    if (!config.introspection.resourceServers.includes(credentials.clientId)) {
+      ctx.status = 403;
+      ctx.body = {
+        error: 'unauthorized_client',
+        error_description: 'only resource servers (config introspection.resourceServers) may introspect API keys',
+      };
+      return;
+    }
     const parsed = bodySchema.safeParse(await readForm(ctx));
     if (!parsed.success || !parsed.data.token) {
       ctx.status = 400;

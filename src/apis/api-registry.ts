@@ -18,6 +18,8 @@ export interface RegisteredApi {
   scopes: string[];
   accessTokenTtl: number;
   rbac: boolean;
+  /** Tokens only for allowed clients and second-factor sign-ins (privileged-api-policy.ts). */
+  privileged: boolean;
   source: ApiSource;
   createdAt: Date | null;
   updatedAt: Date | null;
@@ -47,14 +49,16 @@ export interface ApiRegistryDeps {
 /** Seconds another instance's change to a registered API may take to reach this one. */
 export const apiCacheSeconds = 5;
 
-const fieldNames = ['name', 'scopes', 'accessTokenTtl', 'rbac'] as const;
+const fieldNames = ['name', 'scopes', 'accessTokenTtl', 'rbac', 'privileged'] as const;
 
 function fromConfig(api: ApiConfig, source: 'builtin' | 'config'): RegisteredApi {
-  return { identifier: api.identifier, name: api.name ?? null, scopes: [...api.scopes], accessTokenTtl: api.accessTokenTtl, rbac: api.rbac, source, createdAt: null, updatedAt: null };
+  return { identifier: api.identifier, name: api.name ?? null, scopes: [...api.scopes], accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
+    privileged: api.privileged ?? false, source, createdAt: null, updatedAt: null };
 }
 
 function fromRow(row: StoredApi): RegisteredApi {
-  return { identifier: row.identifier, name: row.name, scopes: row.scopes, accessTokenTtl: row.accessTokenTtl, rbac: row.rbac, source: 'database', createdAt: row.createdAt, updatedAt: row.updatedAt };
+  return { identifier: row.identifier, name: row.name, scopes: row.scopes, accessTokenTtl: row.accessTokenTtl, rbac: row.rbac,
+    privileged: row.privileged, source: 'database', createdAt: row.createdAt, updatedAt: row.updatedAt };
 }
 
 /** Validates with the shared schema; a refusal names the field, like config errors do. */
@@ -133,7 +137,10 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
         return await db.transaction(async (repos) => {
           const saved = await repos.apis.insert({ ...api, createdBy: actor });
           assertThat(saved, new ConflictError('api_exists', `an API with identifier ${api.identifier} is already registered`));
-          await repos.audit.append({ type: 'api.created', actor, details: { identifier: api.identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac } });
+          await repos.audit.append({ type: 'api.created', actor, details: {
+            identifier: api.identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
+            privileged: api.privileged,
+          } });
           return fromRow(saved);
         });
       } finally {
@@ -141,7 +148,7 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
       }
     },
 
-    /** Changes name, scopes, lifetime or RBAC; the identifier stays. Unchanged values record nothing. */
+    /** Changes name, scopes, lifetime, RBAC or privileged; the identifier stays. Unchanged values record nothing. */
     /** `precondition` runs on the locked row before the change (the admin API's If-Match): throw to refuse. */
     async update(identifier: string, changes: ApiChanges, actor: string, options: { precondition?: (current: RegisteredApi) => void } = {}): Promise<RegisteredApi> {
       assertWritable(identifier);
@@ -184,7 +191,9 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
             throw new ConflictError('api_in_use', `${identifier} is still used by ${parts.join(' and ')}: revoke those permissions and keys first`);
           }
           await repos.apis.delete(identifier);
-          await repos.audit.append({ type: 'api.deleted', actor, details: { identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac } });
+          await repos.audit.append({ type: 'api.deleted', actor, details: {
+            identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac, privileged: api.privileged,
+          } });
         });
       } finally {
         cache.invalidate();

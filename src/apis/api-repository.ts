@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { ApiEntity, type StoredApi } from './api.entity.js';
 
 export type NewApi = Omit<StoredApi, 'id' | 'createdAt' | 'updatedAt'>;
-export type ApiUpdate = Partial<Pick<StoredApi, 'name' | 'scopes' | 'accessTokenTtl' | 'rbac'>>;
+export type ApiUpdate = Partial<Pick<StoredApi, 'name' | 'scopes' | 'accessTokenTtl' | 'rbac' | 'privileged'>>;
 
 /** What still names an API: roles holding permissions on it, and live API keys bound to it. */
 export interface ApiDependants {
@@ -19,9 +19,10 @@ export function createApiRepository(manager: EntityManager) {
     /** Inserts the API; undefined when the identifier is taken (checked by the unique index, so races lose cleanly). */
     async insert(api: NewApi): Promise<StoredApi | undefined> {
       const rows: Array<{ id: string }> = await manager.query(
-        `INSERT INTO apis (identifier, name, scopes, access_token_ttl, rbac, created_by) VALUES ($1, $2, $3, $4, $5, $6)
+        `INSERT INTO apis (identifier, name, scopes, access_token_ttl, rbac, privileged, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (identifier) DO NOTHING RETURNING id`,
-        [api.identifier, api.name, api.scopes, api.accessTokenTtl, api.rbac, api.createdBy]);
+        [api.identifier, api.name, api.scopes, api.accessTokenTtl, api.rbac, api.privileged, api.createdBy]);
       return rows[0] ? (await repo.findOneByOrFail({ id: rows[0].id })) : undefined;
     },
     /** Reads the row and locks it until the transaction ends, so a concurrent change waits. */

@@ -21,15 +21,17 @@ const settings = {
   scopes,
   accessTokenTtl: z.number().int().min(1).max(maxApiAccessTokenTtl, `at most ${maxApiAccessTokenTtl} seconds (one day)`),
   rbac: z.boolean(),
+  privileged: z.boolean(),
 };
 
-/** A new API: identifier and name are required; no scopes, 600 s and no RBAC by default (as in config). */
+/** A new API: identifier and name are required; no scopes, 600 s, no RBAC, not privileged by default (as in config). */
 export const apiInputSchema = z.strictObject({
   identifier: apiIdentifierSchema,
   ...settings,
   scopes: scopes.default([]),
   accessTokenTtl: settings.accessTokenTtl.default(600),
   rbac: z.boolean().default(false),
+  privileged: z.boolean().default(false),
 });
 
 /** Changes to an API: any of its settings; the identifier never changes. */

@@ -11,6 +11,8 @@ export interface StoredApi {
   accessTokenTtl: number;
   /** A token's scopes are limited to those the subject's roles allow. */
   rbac: boolean;
+  /** Tokens only for clients allowed privileged APIs, and user tokens only after a second factor. */
+  privileged: boolean;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -26,6 +28,7 @@ export const ApiEntity = new EntitySchema<StoredApi>({
     scopes: { type: 'text', array: true, default: () => `'{}'` },
     accessTokenTtl: { name: 'access_token_ttl', type: 'integer' },
     rbac: { type: 'boolean', default: false },
+    privileged: { type: 'boolean', default: false },
     createdBy: { name: 'created_by', type: 'text' },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },

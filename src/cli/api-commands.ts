@@ -11,6 +11,7 @@ function apiJson(api: RegisteredApi) {
     scopes: api.scopes,
     access_token_ttl: api.accessTokenTtl,
     rbac: api.rbac,
+    privileged: api.privileged,
     source: api.source,
     created_at: api.createdAt,
     updated_at: api.updatedAt,
@@ -43,7 +44,9 @@ export const apiCommands: Record<string, CliCommand> = {
     summary: 'list APIs (resource indicators): built-in, from config, and registered',
     async run(container, _values, _positionals, io) {
       const apis = (await container.apis.list()).map(apiJson);
-      print(io, apis, (all) => all.map((api) => `${api.identifier}  ${api.source}${api.rbac ? '  rbac' : ''}  ${api.scopes.join(' ') || '(no scopes)'}`).join('\n') || 'no APIs');
+      const line = (api: ReturnType<typeof apiJson>) => [api.identifier, api.source, ...(api.rbac ? ['rbac'] : []),
+        ...(api.privileged ? ['privileged'] : []), api.scopes.join(' ') || '(no scopes)'].join('  ');
+      print(io, apis, (all) => all.map(line).join('\n') || 'no APIs');
     },
   },
   show: {
@@ -55,8 +58,11 @@ export const apiCommands: Record<string, CliCommand> = {
   },
   create: {
     summary: 'register an API clients can ask tokens for (resource=<identifier>)',
-    usage: '--identifier <URI> --name <name> [--scope <scope>]… [--ttl <seconds>] [--rbac]',
-    options: { identifier: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', multiple: true }, ttl: { type: 'string' }, rbac: { type: 'boolean' } },
+    usage: '--identifier <URI> --name <name> [--scope <scope>]… [--ttl <seconds>] [--rbac] [--privileged]',
+    options: {
+      identifier: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', multiple: true }, ttl: { type: 'string' }, rbac: { type: 'boolean' },
+      privileged: { type: 'boolean' },
+    },
     async run(container, values, _positionals, io) {
       const api = await container.apis.create({
         identifier: requireString(values, 'identifier'),
@@ -64,28 +70,35 @@ export const apiCommands: Record<string, CliCommand> = {
         scopes: stringList(values, 'scope') ?? [],
         accessTokenTtl: ttlOption(values),
         rbac: values.rbac === true,
+        privileged: values.privileged === true,
       }, actor);
       print(io, apiJson(api), describe);
     },
   },
   update: {
     summary: 'change a registered API (config and built-in APIs are read-only)',
-    usage: '<identifier> [--name <name>] [--scope <scope>]… | [--add-scope <scope>]… [--remove-scope <scope>]… [--ttl <seconds>] [--rbac | --no-rbac]',
+    usage: '<identifier> [--name <name>] [--scope <scope>]… | [--add-scope <scope>]… [--remove-scope <scope>]… [--ttl <seconds>] [--rbac | --no-rbac]'
+      + ' [--privileged | --no-privileged]',
     options: {
       name: { type: 'string' }, scope: { type: 'string', multiple: true }, 'add-scope': { type: 'string', multiple: true },
       'remove-scope': { type: 'string', multiple: true }, ttl: { type: 'string' }, rbac: { type: 'boolean' }, 'no-rbac': { type: 'boolean' },
+      privileged: { type: 'boolean' }, 'no-privileged': { type: 'boolean' },
     },
     async run(container, values, positionals, io) {
       const identifier = requirePositional(positionals, 'identifier');
       if (values.rbac && values['no-rbac']) throw new UsageError('give either --rbac or --no-rbac');
+      if (values.privileged && values['no-privileged']) {
+        throw new UsageError('give either --privileged or --no-privileged');
+      }
       const changes: ApiChanges = {
         ...(typeof values.name === 'string' ? { name: values.name } : {}),
         ...(values.ttl !== undefined ? { accessTokenTtl: ttlOption(values) } : {}),
         ...(values.rbac ? { rbac: true } : values['no-rbac'] ? { rbac: false } : {}),
+        ...(values.privileged ? { privileged: true } : values['no-privileged'] ? { privileged: false } : {}),
       };
       const scopes = await scopeChanges(values, async () => (await container.apis.show(identifier)).scopes);
       if (scopes) changes.scopes = scopes;
-      if (!Object.keys(changes).length) throw new UsageError('nothing to change: give --name, --scope, --add-scope, --remove-scope, --ttl, --rbac or --no-rbac');
+      if (!Object.keys(changes).length) throw new UsageError('nothing to change: give --name, --scope, --add-scope, --remove-scope, --ttl, --rbac, --no-rbac, --privileged or --no-privileged');
       print(io, apiJson(await container.apis.update(identifier, changes, actor)), describe);
     },
   },

@@ -29,6 +29,7 @@ function clientJson(client: ClientView, secret?: string) {
     device_flow: client.deviceFlow,
     allowed_scopes: client.allowedScopes,
     id_token_claims: client.idTokenClaims,
+    allow_admin_api: client.allowAdminApi,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };
@@ -57,6 +58,7 @@ const editOptions = {
   'device-flow': { type: 'boolean' },
   'allowed-scopes': { type: 'string' },
   'id-token-claims': { type: 'string' },
+  'allow-admin-api': { type: 'boolean' },
 } as const;
 
 /**
@@ -90,7 +92,8 @@ const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id
 export const clientCommands: Record<string, CliCommand> = {
   create: {
     summary: 'register a client; prints its secret once (web and service)',
-    usage: `--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email] [--require-mfa] ${settingsUsage} [--no-backchannel-logout-session-required] [--require-dpop] [--require-par] [--device-flow]`,
+    usage: `--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email] [--require-mfa] ${settingsUsage} [--no-backchannel-logout-session-required] [--require-dpop] [--require-par] [--device-flow]`
+      + ' [--allow-admin-api]',
     options: { ...editOptions, type: { type: 'string' } },
     async run(container, values, _positionals, io) {
       const type = requireString(values, 'type');
@@ -115,6 +118,7 @@ export const clientCommands: Record<string, CliCommand> = {
         deviceFlow: values['device-flow'] === true,
         allowedScopes: listOption(values, 'allowed-scopes', 'any', false),
         idTokenClaims: listOption(values, 'id-token-claims', 'default', true),
+        allowAdminApi: values['allow-admin-api'] === true,
       }, actor);
       print(io, clientJson(client, secret), (c) => `${describe(c)}${secret ? '\n\nStore the secret now: it is not shown again.' : ''}`);
     },
@@ -135,8 +139,10 @@ export const clientCommands: Record<string, CliCommand> = {
   },
   update: {
     summary: 'change a client\'s settings (lists given replace the old ones; a ttl of "default" restores the global one; --allowed-scopes any allows every scope again)',
-    usage: `<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa] ${settingsUsage} [--no-backchannel-logout-uri] [--backchannel-logout-session-required|--no-backchannel-logout-session-required] [--require-dpop|--no-require-dpop] [--require-par|--no-require-par] [--device-flow|--no-device-flow]`,
+    usage: `<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa] ${settingsUsage} [--no-backchannel-logout-uri] [--backchannel-logout-session-required|--no-backchannel-logout-session-required] [--require-dpop|--no-require-dpop] [--require-par|--no-require-par] [--device-flow|--no-device-flow]`
+      + ' [--allow-admin-api|--no-allow-admin-api]',
     options: {
+      'no-allow-admin-api': { type: 'boolean' },
       ...editOptions, 'no-first-party': { type: 'boolean' }, 'no-allow-unverified-email': { type: 'boolean' }, 'no-require-mfa': { type: 'boolean' },
       'no-backchannel-logout-uri': { type: 'boolean' }, 'backchannel-logout-session-required': { type: 'boolean' }, 'no-require-dpop': { type: 'boolean' }, 'no-require-par': { type: 'boolean' }, 'no-device-flow': { type: 'boolean' },
     },
@@ -165,6 +171,7 @@ export const clientCommands: Record<string, CliCommand> = {
         deviceFlow: flag('device-flow'),
         allowedScopes: listOption(values, 'allowed-scopes', 'any', false),
         idTokenClaims: listOption(values, 'id-token-claims', 'default', true),
+        allowAdminApi: flag('allow-admin-api'),
       }, actor);
       print(io, clientJson(client), describe);
     },

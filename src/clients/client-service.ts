@@ -36,6 +36,8 @@ export interface ClientInput {
   allowedScopes?: string[] | null;
   /** Claims copied into its ID tokens (email, email_verified, name, roles); null is the default, roles. */
   idTokenClaims?: string[] | null;
+  /** May obtain tokens for privileged APIs (the admin API and APIs marked privileged). */
+  allowAdminApi?: boolean;
 }
 
 export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
@@ -44,9 +46,11 @@ export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
 export const clientTtlLimits = { accessTokenTtl: 86_400, idTokenTtl: 86_400, refreshTokenTtl: 365 * 86_400, refreshTokenIdleTtl: 365 * 86_400, sessionIdleTtl: 30 * 86_400, sessionMaxAge: 400 * 86_400 } as const;
 
 type SettingsKey = 'backchannelLogoutUri' | 'backchannelLogoutSessionRequired' | 'accessTokenTtl' | 'idTokenTtl' | 'refreshTokenTtl'
-  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop' | 'requirePar' | 'deviceFlow' | 'allowedScopes' | 'idTokenClaims';
+  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop' | 'requirePar' | 'deviceFlow' | 'allowedScopes' | 'idTokenClaims'
+  | 'allowAdminApi';
 const settingsKeys: readonly SettingsKey[] = ['backchannelLogoutUri', 'backchannelLogoutSessionRequired', 'accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl',
-  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar', 'deviceFlow', 'allowedScopes', 'idTokenClaims'];
+  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar', 'deviceFlow', 'allowedScopes', 'idTokenClaims',
+  'allowAdminApi'];
 
 /** What callers may see of a client: never the secret. */
 export type ClientView = Omit<Client, 'secretEncrypted'> & { hasSecret: boolean };
@@ -106,6 +110,7 @@ function settingsOf(input: ClientInput): Pick<Client, SettingsKey> {
     deviceFlow: input.deviceFlow ?? false,
     allowedScopes: distinct(input.allowedScopes ?? null),
     idTokenClaims: distinct(input.idTokenClaims ?? null),
+    allowAdminApi: input.allowAdminApi ?? false,
   };
 }
 
@@ -233,6 +238,14 @@ export function createClientService({ db, secretBox, cacheSeconds = 0, clock }: 
   };
 }
 
+/**
+ * Every token_endpoint_auth_method toOidcMetadata registers: confidential clients use HTTP Basic,
+ * public ones none. The provider enables exactly these, so a registered method is the only one
+ * accepted at the token, introspection, revocation, PAR and device authorization endpoints.
+ */
+export const registrableAuthMethods = ['client_secret_basic', 'none'] as const;
+type RegistrableAuthMethod = (typeof registrableAuthMethods)[number];
+
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8693; service clients may exchange API keys for JWT access tokens (src/oidc/api-key-exchange.ts). */
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -254,9 +267,12 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     // Read by src/oidc/client-claims.ts: scopes outside allowed_scopes are refused; id_token_claims go in ID tokens.
     ...(client.allowedScopes !== null ? { allowed_scopes: client.allowedScopes } : {}),
     ...(client.type !== 'service' ? { id_token_claims: client.idTokenClaims ?? [...defaultIdTokenClaims] } : {}),
+    // Read by src/apis/privileged-api-policy.ts: only such clients get tokens for privileged APIs.
+    allow_admin_api: client.allowAdminApi,
   };
   if (client.type === 'service') {
-    return { ...common, client_secret: secret, grant_types: ['client_credentials', tokenExchangeGrantType], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+    return { ...common, client_secret: secret, grant_types: ['client_credentials', tokenExchangeGrantType], response_types: [], redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic' satisfies RegistrableAuthMethod };
   }
   return {
     ...common,
@@ -266,7 +282,7 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     response_types: ['code'],
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
-    token_endpoint_auth_method: client.type === 'web' ? 'client_secret_basic' : 'none',
+    token_endpoint_auth_method: (client.type === 'web' ? 'client_secret_basic' : 'none') satisfies RegistrableAuthMethod,
     require_pushed_authorization_requests: client.requirePar,
     ...(client.backchannelLogoutUri !== null ? {
       backchannel_logout_uri: client.backchannelLogoutUri,

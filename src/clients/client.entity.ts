@@ -42,6 +42,8 @@ export interface Client {
   allowedScopes: string[] | null;
   /** Claims of granted scopes its ID tokens carry as well as userinfo; null is the default (`roles`). */
   idTokenClaims: string[] | null;
+  /** May obtain tokens for privileged APIs (the admin API and any API marked privileged); an operator's choice. */
+  allowAdminApi: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -73,6 +75,7 @@ export const ClientEntity = new EntitySchema<Client>({
     deviceFlow: { name: 'device_flow', type: 'boolean', default: false },
     allowedScopes: { name: 'allowed_scopes', type: 'text', array: true, nullable: true },
     idTokenClaims: { name: 'id_token_claims', type: 'text', array: true, nullable: true },
+    allowAdminApi: { name: 'allow_admin_api', type: 'boolean', default: false },
     createdAt: { name: 'created_at', type: 'timestamptz', createDate: true },
     updatedAt: { name: 'updated_at', type: 'timestamptz', updateDate: true },
   },

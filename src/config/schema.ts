@@ -15,6 +15,8 @@ const apiSchema = z.object({
    * (roles grant permissions with `portcullis roles grant`). Off, every declared scope may be granted.
    */
   rbac: z.boolean().default(false),
+  /** Privileged: tokens only for clients allowed privileged APIs, and user tokens only after a second factor. */
+  privileged: z.boolean().default(false),
 });
 
 const limit = z.object({ points: z.number().int().positive(), durationSeconds: seconds });

@@ -4,13 +4,29 @@ import type { ApiKeyService } from '../api-keys/api-key-service.js';
 import { tokenExchangeGrantType } from '../clients/client-service.js';
 import { refuseScopesOutsideClient } from './client-claims.js';
 import type { ApiLookup } from '../apis/api-registry.js';
+import { privilegedAccessRefusal } from '../apis/privileged-api-policy.js';
+import type { RoleLookup } from './resource-servers.js';
 
 /** Exchanged tokens live at most this long, whatever the API's own lifetime. */
 export const exchangedTokenMaxTtl = 300;
 
 type ExchangeParams = { subject_token?: string; subject_token_type?: string; resource?: string | string[]; scope?: string };
 
-export interface ApiKeyExchangeDeps { apiKeys: ApiKeyService; apis: ApiLookup; algorithm: string }
+export interface ApiKeyExchangeDeps {
+  apiKeys: ApiKeyService; apis: ApiLookup; algorithm: string;
+  /** The key owner's roles as they are now: an rbac API's scopes are re-evaluated at every exchange. */
+  roles: RoleLookup;
+}
+
+/** Of `scopes`, those the owner's current roles allow on `api` (the key's own list was fixed at creation). */
+type KeyOwner = { accountId: string | null; clientId: string | null };
+
+async function permittedNow(roles: RoleLookup, key: KeyOwner, api: string, scopes: string[]): Promise<string[]> {
+  const held = key.clientId ? await roles.rolesForClient(key.clientId)
+    : key.accountId ? await roles.rolesForAccount(key.accountId) : [];
+  const permitted = new Set(await roles.permissionsFor(held, api));
+  return scopes.filter((scope) => permitted.has(scope));
+}
 
 /**
  * Registers RFC 8693 token exchange for API keys: a client presents a key as `subject_token`
@@ -20,7 +36,8 @@ export interface ApiKeyExchangeDeps { apiKeys: ApiKeyService; apis: ApiLookup; a
  * exchanging one would mint a token the admin role check (admin-auth.ts) never saw.
  * @see https://github.com/panva/node-oidc-provider/blob/main/lib/actions/grants/client_credentials.js
  */
-export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algorithm }: ApiKeyExchangeDeps): void {
+export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeDeps): void {
+  const { apiKeys, apis, algorithm, roles } = deps;
   provider.registerGrantType<ExchangeParams>(tokenExchangeGrantType, async (ctx: TokenEndpointGrantContext<ExchangeParams>) => {
     const { subject_token: subjectToken, subject_token_type: subjectTokenType, resource, scope } = ctx.oidc.params;
     if (!subjectToken) throw new errors.InvalidRequest('missing required parameter subject_token');
@@ -35,9 +52,22 @@ export function registerApiKeyExchange(provider: Provider, { apiKeys, apis, algo
     const found = await apis.find(target);
     const api = found?.source === 'builtin' ? undefined : found;
     if (!api) throw new errors.InvalidTarget(`unknown resource: ${target}`);
-    const requested = scope ? scope.split(' ').filter(Boolean) : key.scopes;
+    // The key is its own credential (no sign-in to check), but the exchanging client must be allowed.
+    const refusal = privilegedAccessRefusal({ api, client: ctx.oidc.client, subject: { kind: 'api_key' } });
+    if (refusal) throw new errors.InvalidTarget(refusal);
+    const explicit = scope ? scope.split(' ').filter(Boolean) : undefined;
+    let requested = explicit ?? key.scopes;
     const beyond = requested.filter((s) => !key.scopes.includes(s) || !api.scopes.includes(s));
     if (beyond.length) throw new errors.InvalidScope('scope exceeds what the API key grants', beyond.join(' '));
+    if (api.rbac) {
+      const allowed = await permittedNow(roles, key, api.identifier, requested);
+      const lost = requested.filter((s) => !allowed.includes(s));
+      // Asked for by name: say so. Taken from the key by default: the token gets what the roles still allow.
+      if (explicit && lost.length) {
+        throw new errors.InvalidScope('scope no longer allowed by the API key owner\'s roles', lost.join(' '));
+      }
+      requested = allowed;
+    }
     // The exchanging client's own limit applies too, also to the key's scopes taken by default.
     refuseScopesOutsideClient(ctx, requested);
 

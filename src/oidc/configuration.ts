@@ -12,6 +12,8 @@ import { clientClaimProperties, validateClientClaimProperty, withClientScopes } 
 import { withAdminRole } from '../admin/api/admin-api.js';
 import type { ApiLookup } from '../apis/api-registry.js';
 import { bitsOfOpaqueRandomness } from './token-id-shapes.js';
+import { privilegedClientProperty } from '../apis/privileged-api-policy.js';
+import { registrableAuthMethods } from '../clients/client-service.js';
 
 const clientTtlProperties = ['access_token_ttl', 'id_token_ttl', 'refresh_token_ttl', 'refresh_token_idle_ttl', 'session_idle_ttl'] as const;
 
@@ -65,7 +67,7 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
     conformIdTokenClaims: false,
     scopes,
     // RFC 9068 §2.2.3.1: an API's JWT access token says which roles and permissions it carries.
-    extraTokenClaims: createTokenClaims(roles),
+    extraTokenClaims: createTokenClaims(roles, apis),
     responseTypes: ['code'],
     // oidc-provider's fetch refuses private and loopback addresses (SSRF). Outside production a
     // loopback relying party may still receive logout tokens, as its redirect URIs may be loopback.
@@ -82,6 +84,9 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
         ? { session: '__Host-pcl.session', interaction: '__Secure-pcl.interaction', resume: '__Secure-pcl.resume' }
         : { session: 'pcl.session', interaction: 'pcl.interaction', resume: 'pcl.resume' },
     },
+    // Only the methods clients can register: oidc-provider accepts client_secret_post for a client
+    // registered with client_secret_basic (and the reverse) while both are enabled (shared/client_auth.js).
+    clientAuthMethods: [...registrableAuthMethods],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -89,7 +94,8 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds', ...clientTtlProperties, ...clientClaimProperties],
+      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds', ...clientTtlProperties, ...clientClaimProperties,
+        privilegedClientProperty],
       validator(_ctx, key, value) {
         if (value === undefined) return;
         if ((clientClaimProperties as readonly string[]).includes(key)) validateClientClaimProperty(key, value);

@@ -1,6 +1,8 @@
 import { errors, type AsymmetricSigningAlgorithm, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ApiLookup, RegisteredApi } from '../apis/api-registry.js';
+import { privilegedAccessRefusal } from '../apis/privileged-api-policy.js';
 import { rolesForRequest } from './request-memo.js';
+import { tokenSubject } from './token-subject.js';
 
 /** What tokens need to know about roles (rbac-service.ts). */
 export interface RoleLookup {
@@ -56,6 +58,9 @@ export function createResourceServers(apis: ApiLookup, defaultAlg: string, oidcS
     async getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string) {
       const api = await apis.find(resourceIndicator);
       if (!api) throw new errors.InvalidTarget(`unknown resource: ${resourceIndicator}`);
+      // Every grant reaches a resource through here (authorization, PAR, device, code, refresh, client credentials).
+      const refusal = privilegedAccessRefusal({ api, client: ctx.oidc.client, subject: tokenSubject(ctx) });
+      if (refusal) throw new errors.InvalidTarget(refusal);
       // With several resources a scope may belong to any of them.
       const requested = (await Promise.all(requestedResources(ctx).map((identifier) => apis.find(identifier))))
         .filter((found): found is RegisteredApi => found !== undefined);

@@ -67,7 +67,7 @@ beforeAll(async () => {
   t = await startTestServer({ apis: [{ identifier: configured, scopes: ['read'] }] });
   adminApi = `${t.issuer}/admin/api`;
   const { clients, rbac } = t.container;
-  const bot = await clients.create({ name: 'Admin bot', type: 'service' }, 'test');
+  const bot = await clients.create({ name: 'Admin bot', type: 'service', allowAdminApi: true }, 'test');
   botId = bot.client.clientId;
   await rbac.create('admin', 'administrators', 'test');
   await rbac.assign('admin', { client: botId }, 'test');

@@ -33,11 +33,13 @@ async function expectOAuthError(promise: Promise<unknown>, error: string) {
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ apis: [{ identifier: api, scopes: ['read', 'write'], accessTokenTtl: 900 }] });
+  t = await startTestServer({ apis: [{ identifier: api, scopes: ['read', 'write'], accessTokenTtl: 900 }], introspection: { resourceServers: ['resource-server-1'] } });
   const w = await t.container.clients.create({ name: 'Worker', type: 'service' }, 'test');
   worker = { clientId: w.client.clientId, secret: w.secret! };
   const r = await t.container.clients.create({ name: 'Resource server', type: 'service' }, 'test');
-  rs = { clientId: r.client.clientId, secret: r.secret! };
+  // A known id, listed in introspection.resourceServers: only resource servers may introspect API keys.
+  await t.container.dataSource.query('UPDATE clients SET client_id = $1 WHERE client_id = $2', ['resource-server-1', r.client.clientId]);
+  rs = { clientId: 'resource-server-1', secret: r.secret! };
   service = await oidc.discovery(new URL(t.issuer), worker.clientId, {}, oidc.ClientSecretBasic(worker.secret), { execute: [oidc.allowInsecureRequests] });
 });
 afterAll(() => t?.close());

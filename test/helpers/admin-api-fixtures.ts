@@ -26,7 +26,7 @@ export async function adminToken(t: TestServer, clientId: string, secret: string
 export async function startAdminApi(overrides: Record<string, unknown> = {}): Promise<AdminApiFixture> {
   const t = await startTestServer({ clientCacheSeconds: 5, ...overrides });
   const { clients, rbac } = t.container;
-  const bot = await clients.create({ name: 'Admin bot', type: 'service' }, 'test');
+  const bot = await clients.create({ name: 'Admin bot', type: 'service', allowAdminApi: true }, 'test');
   await rbac.create('admin', 'administrators', 'test');
   await rbac.assign('admin', { client: bot.client.clientId }, 'test');
   const token = (scope: string) => adminToken(t, bot.client.clientId, bot.secret!, scope);

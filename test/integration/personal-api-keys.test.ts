@@ -14,14 +14,16 @@ let resourceServer: { clientId: string; secret: string };
 
 beforeAll(async () => {
   t = await startTestServer({
-    captcha: { provider: 'none' }, apiKeys: { personal: true },
+    captcha: { provider: 'none' }, apiKeys: { personal: true }, introspection: { resourceServers: ['orders-api'] },
     apis: [{ identifier: orders, name: 'Orders', scopes: ['orders:read', 'orders:write'], rbac: true }],
   });
   await t.container.apis.create({ identifier: notes, name: 'Notes', scopes: ['notes:read'] }, 'test');
   await t.container.rbac.create('clerk', undefined, 'test');
   await t.container.rbac.grant('clerk', orders, 'orders:read', 'test');
   const { client, secret } = await t.container.clients.create({ name: 'Orders API', type: 'service' }, 'test');
-  resourceServer = { clientId: client.clientId, secret: secret! };
+  // A known id, listed in introspection.resourceServers: only resource servers may introspect API keys.
+  await t.container.dataSource.query('UPDATE clients SET client_id = $1 WHERE client_id = $2', ['orders-api', client.clientId]);
+  resourceServer = { clientId: 'orders-api', secret: secret! };
 });
 afterAll(() => t?.close());
 

@@ -13,9 +13,12 @@ export function adminApiIdentifier(issuer: string): string {
   return `${issuer.replace(/\/$/, '')}/admin/api`;
 }
 
-/** The admin API as a registered resource server, so Portcullis can issue JWT access tokens for it. */
+/** The admin API as a registered resource server, so Portcullis can issue JWT access tokens for it; privileged. */
 export function adminApi(issuer: string): ApiConfig {
-  return { identifier: adminApiIdentifier(issuer), name: 'Portcullis admin API', scopes: [...adminScopes], accessTokenTtl: 600, rbac: true };
+  return {
+    identifier: adminApiIdentifier(issuer), name: 'Portcullis admin API', scopes: [...adminScopes], accessTokenTtl: 600, rbac: true,
+    privileged: true,
+  };
 }
 
 /**

@@ -17,6 +17,8 @@ export const apiRepresentationSchema = z.object({
   scopes: z.array(z.string()),
   accessTokenTtl: z.number().int(),
   rbac: z.boolean(),
+  privileged: z.boolean()
+    .describe('tokens only for clients allowed privileged APIs, and for people only after a second factor'),
   source: z.enum(apiSources),
   createdAt: timestamp.nullable(),
   updatedAt: timestamp.nullable(),

@@ -4,7 +4,10 @@ import type { ApiKeyService } from '../../api-keys/api-key-service.js';
 import { AppError } from '../../errors/app-error.js';
 import type { KeyService } from '../../keys/key-service.js';
 import type { RbacService } from '../../rbac/rbac-service.js';
-import { adminApiIdentifier, adminRole, adminScopes, type AdminScope } from './admin-api.js';
+import { accountClientId, accountClientMetadata } from '../../account/account-session.js';
+import { privilegedAccessRefusal, type PrivilegedSubject } from '../../apis/privileged-api-policy.js';
+import type { ClientService } from '../../clients/client-service.js';
+import { adminApi, adminRole, adminScopes, type AdminScope } from './admin-api.js';
 
 /** Who is calling the admin API, and with which admin scopes. */
 export interface AdminPrincipal {
@@ -37,6 +40,8 @@ export interface AdminAuthDeps {
   keys: Pick<KeyService, 'publicJwks'>;
   apiKeys: Pick<ApiKeyService, 'verify'>;
   rbac: Pick<RbacService, 'rolesForAccount' | 'rolesForClient'>;
+  /** The token's client as it is now: its privileged-API allowance may have been withdrawn since. */
+  clients: Pick<ClientService, 'oidcMetadata'>;
 }
 
 const isAdminScope = (scope: string): scope is AdminScope => (adminScopes as readonly string[]).includes(scope);
@@ -46,20 +51,35 @@ const isAdminScope = (scope: string): scope is AdminScope => (adminScopes as rea
  * the admin API, checked against its own published keys, or an admin API key (`pcl_…`).
  * Sets `ctx.state.admin`; refuses with 401 otherwise.
  */
-export function adminAuth({ issuer, keys, apiKeys, rbac }: AdminAuthDeps): Middleware {
-  const audience = adminApiIdentifier(issuer);
+export function adminAuth({ issuer, keys, apiKeys, rbac, clients }: AdminAuthDeps): Middleware {
+  const api = adminApi(issuer);
+  const audience = api.identifier;
+  const consoleClient = accountClientMetadata(issuer, '');
 
-  async function fromJwt(token: string): Promise<AdminPrincipal> {
+  type Verified = { sub: string; clientId: string; scope: unknown; acr: unknown; amr: unknown };
+
+  async function verified(token: string): Promise<Verified> {
     try {
       // Read from the database, not over HTTP: this is the key set oidc-provider signs with.
       const jwks = createLocalJWKSet(await keys.publicJwks());
       const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' });
-      if (typeof payload.sub !== 'string') throw new Error('no sub');
-      const scopes = String(payload.scope ?? '').split(' ').filter(isAdminScope);
-      return { sub: payload.sub, via: 'access_token', scopes: new Set(scopes) };
+      const { sub, client_id: clientId, scope, acr, amr } = payload;
+      if (typeof sub !== 'string' || typeof clientId !== 'string') throw new Error('no sub or client_id');
+      return { sub, clientId, scope, acr, amr };
     } catch {
       throw new UnauthorizedError('the access token is invalid or expired', true);
     }
+  }
+
+  async function fromJwt(token: string): Promise<AdminPrincipal> {
+    const { sub, clientId, scope, acr, amr } = await verified(token);
+    // The rule that let the token be minted, asked again: the client's allowance and the sign-in's second factor.
+    const client = clientId === accountClientId ? consoleClient : await clients.oidcMetadata(clientId);
+    // Client credentials: the client is the subject (RFC 9068 §2.2); anything else acts for a person.
+    const subject: PrivilegedSubject = sub === clientId ? { kind: 'client' } : { kind: 'account', acr, amr };
+    const refusal = privilegedAccessRefusal({ api, client: client ?? { client_id: clientId }, subject });
+    if (refusal) throw new UnauthorizedError(refusal, true);
+    return { sub, via: 'access_token', scopes: new Set(String(scope ?? '').split(' ').filter(isAdminScope)) };
   }
 
   async function fromApiKey(value: string, ip: string | null): Promise<AdminPrincipal> {

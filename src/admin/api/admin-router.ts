@@ -44,7 +44,7 @@ export interface AdminRouterDeps {
 export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys, rateLimits }: AdminRouterDeps): Middleware {
   const router = new Router({ prefix: adminApiPrefix });
   const registry: RegisteredRoute[] = [];
-  const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac });
+  const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac, clients });
   registerClientRoutes(router, registry, auth, clients);
   registerAccountRoutes(router, registry, auth, accounts, accountAdmin);
   registerRoleRoutes(router, registry, auth, rbac);

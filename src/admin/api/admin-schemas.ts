@@ -30,6 +30,8 @@ export const clientSchema = z.object({
   deviceFlow: z.boolean(),
   allowedScopes: z.array(z.string()).nullable().describe('the only scopes the client may request; null allows any'),
   idTokenClaims: z.array(z.enum(idTokenClaimNames)).nullable().describe('claims of granted scopes its ID tokens carry; null is the default, roles'),
+  allowAdminApi: z.boolean()
+    .describe('may obtain tokens for privileged APIs (the admin API and APIs marked privileged)'),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -55,6 +57,7 @@ const clientSettings = {
   deviceFlow: z.boolean(),
   allowedScopes: z.array(z.string().max(200)).max(100).nullable(),
   idTokenClaims: z.array(z.enum(idTokenClaimNames)).max(idTokenClaimNames.length).nullable(),
+  allowAdminApi: z.boolean(),
 };
 
 export const clientCreateSchema = z.strictObject({ ...clientSettings, type: z.enum(clientTypes) }).partial().required({ name: true, type: true });

@@ -3,13 +3,14 @@ import { accountLoginUrl } from '../../account/account-session.js';
 import { requireSignedIn } from '../../account/signed-in.js';
 import { AppError, ForbiddenError } from '../../errors/app-error.js';
 import { tr } from '../../interactions/page-context.js';
-import { acr, performedSecondFactor } from '../../mfa/mfa-policy.js';
+import { acr } from '../../mfa/mfa-policy.js';
+import { signInPassedSecondFactor } from '../../apis/privileged-api-policy.js';
 import { adminRole } from '../api/admin-api.js';
 import type { ConsoleDeps } from './console-kit.js';
 
-/** The session proved a second factor during its sign-in, not just a "trusted device" pass. */
+/** The session proved a second factor at its sign-in, not just a "trusted device" pass (the privileged-API rule). */
 export function passedSecondFactor(ctx: Context): boolean {
-  return ctx.state.acr === acr.mfa && performedSecondFactor(ctx.state.amr);
+  return signInPassedSecondFactor(ctx.state.acr, ctx.state.amr);
 }
 
 /**

@@ -17,6 +17,7 @@ const settingsForm = z.object({
   accessTokenTtl: z.string().trim().regex(/^\d{1,6}$/, 'pages.admin.apis.ttl_invalid').transform(Number)
     .refine((ttl) => ttl >= 1 && ttl <= maxApiAccessTokenTtl, 'pages.admin.apis.ttl_invalid'),
   rbac: z.literal('on').optional(),
+  privileged: z.literal('on').optional(),
 });
 const createForm = settingsForm.extend({ identifier: z.string().trim().refine((value) => apiIdentifierSchema.safeParse(value).success, 'pages.admin.apis.identifier_invalid') });
 
@@ -25,7 +26,8 @@ const fieldMessages: Record<string, string> = {
   identifier: 'pages.admin.apis.identifier_invalid', name: 'pages.admin.apis.name_required', scopes: 'pages.admin.apis.scopes_invalid', accessTokenTtl: 'pages.admin.apis.ttl_invalid',
 };
 
-const valuesOf = (api: RegisteredApi) => ({ name: api.name ?? '', scopes: api.scopes.join(' '), accessTokenTtl: String(api.accessTokenTtl), rbac: api.rbac ? 'on' : undefined });
+const valuesOf = (api: RegisteredApi) => ({ name: api.name ?? '', scopes: api.scopes.join(' '), accessTokenTtl: String(api.accessTokenTtl), rbac: api.rbac ? 'on' : undefined,
+  privileged: api.privileged ? 'on' : undefined });
 const href = (api: Pick<RegisteredApi, 'identifier'>, action = 'show') => `/admin/apis/${action}?${new URLSearchParams({ identifier: api.identifier })}`;
 
 /** /admin/apis: every API tokens can be issued for; those registered here can be changed and deleted. */
@@ -62,9 +64,10 @@ export function registerApiPages(router: Router, kit: ConsoleKit, { container }:
     const form = await kit.postedForm(ctx);
     const parsed = createForm.safeParse(form);
     if (!parsed.success) return newPage(ctx, form, translateErrors(ctx, fieldErrors(parsed.error)), tr(ctx, 'pages.admin.fix_errors'), 400);
-    const { identifier, name, scopes, accessTokenTtl, rbac } = parsed.data;
+    const { identifier, name, scopes, accessTokenTtl, rbac, privileged } = parsed.data;
     try {
-      const api = await apis.create({ identifier, name, scopes, accessTokenTtl, rbac: rbac === 'on' }, kit.actor(ctx));
+      const flags = { rbac: rbac === 'on', privileged: privileged === 'on' };
+      const api = await apis.create({ identifier, name, scopes, accessTokenTtl, ...flags }, kit.actor(ctx));
       kit.seeOther(ctx, href(api), 'created');
     } catch (error) {
       const { errors, formError } = refused(ctx, error);
@@ -79,9 +82,10 @@ export function registerApiPages(router: Router, kit: ConsoleKit, { container }:
     const api = await named(ctx, form);
     const parsed = settingsForm.safeParse(form);
     if (!parsed.success) return apiPage(ctx, api, { values: form, errors: translateErrors(ctx, fieldErrors(parsed.error)), formError: tr(ctx, 'pages.admin.fix_errors') }, 400);
-    const { name, scopes, accessTokenTtl, rbac } = parsed.data;
+    const { name, scopes, accessTokenTtl, rbac, privileged } = parsed.data;
     try {
-      await apis.update(api.identifier, { name, scopes, accessTokenTtl, rbac: rbac === 'on' }, kit.actor(ctx));
+      const flags = { rbac: rbac === 'on', privileged: privileged === 'on' };
+      await apis.update(api.identifier, { name, scopes, accessTokenTtl, ...flags }, kit.actor(ctx));
     } catch (error) {
       return apiPage(ctx, api, { values: form, ...refused(ctx, error) }, 400);
     }

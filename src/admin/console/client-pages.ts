@@ -15,7 +15,7 @@ const uriList = z.string().max(20_000, 'pages.admin.clients.too_many_uris').opti
 const settingsForm = z.object({
   name: z.string().trim().min(1, 'pages.admin.clients.name_required').max(200, 'pages.admin.clients.name_required'),
   redirectUris: uriList, postLogoutRedirectUris: uriList,
-  firstParty: checkbox, requireMfa: checkbox, allowUnverifiedEmail: checkbox,
+  firstParty: checkbox, requireMfa: checkbox, allowUnverifiedEmail: checkbox, allowAdminApi: checkbox,
 });
 const createForm = settingsForm.extend({ type: z.enum(clientTypes, 'pages.admin.clients.type_required') });
 
@@ -42,6 +42,7 @@ function readClientForm(ctx: Context, form: Record<string, string>, type: Client
   const input = {
     name: data.name, type: type ?? data.type, redirectUris: lines(data.redirectUris), postLogoutRedirectUris: lines(data.postLogoutRedirectUris),
     firstParty: data.firstParty === 'on', requireMfa: data.requireMfa === 'on', allowUnverifiedEmail: data.allowUnverifiedEmail === 'on',
+    allowAdminApi: data.allowAdminApi === 'on',
   };
   const errors = uriErrors(ctx, input.type, input.redirectUris, input.postLogoutRedirectUris);
   return Object.keys(errors).length ? { errors } : { input };
@@ -50,6 +51,7 @@ function readClientForm(ctx: Context, form: Record<string, string>, type: Client
 const valuesOf = (client: ClientView): ClientValues => ({
   name: client.name, type: client.type, redirectUris: client.redirectUris.join('\n'), postLogoutRedirectUris: client.postLogoutRedirectUris.join('\n'),
   firstParty: client.firstParty ? 'on' : undefined, requireMfa: client.requireMfa ? 'on' : undefined, allowUnverifiedEmail: client.allowUnverifiedEmail ? 'on' : undefined,
+  allowAdminApi: client.allowAdminApi ? 'on' : undefined,
 });
 
 /** /admin/clients: list, register (secret shown once), settings, rotate the secret, delete. */
