@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { ConflictError } from '../errors/app-error.js';
-import { canonicalEmail, emailCursor } from '../identifiers/canonical-email.js';
+import { emailCursor, emailKey } from '../identifiers/canonical-email.js';
 import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { AccountEntity, type Account } from './account.entity.js';
 
@@ -23,10 +23,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** The canonical form of a looked-up address; an address `canonicalEmail` refuses matches no account. */
-const lookupKey = (email: string) => {
-  const result = canonicalEmail(email);
-  return result.ok ? result.canonical : undefined;
-};
+const lookupKey = emailKey;
 
 /** Accounts by id and by canonical email (`canonicalEmail`, unique index accounts_email_canonical_key). */
 export function createAccountRepository(manager: EntityManager) {

@@ -117,3 +117,16 @@ export function emailCursor(after: string | undefined): string | null {
   const result = canonicalEmail(after);
   return result.ok ? result.canonical : after;
 }
+
+/** A search text folded as canonicalEmail folds (trim, NFKC, lower case per code point), to match canonical forms. */
+export function emailSearchKey(text: string): string {
+  let folded = '';
+  for (const ch of text.trim().normalize('NFKC')) folded += ch.toLowerCase();
+  return folded;
+}
+
+/** The canonical form of `value`, or undefined when canonicalEmail refuses it (for lookups and comparisons). */
+export function emailKey(value: string): CanonicalEmail | undefined {
+  const result = canonicalEmail(value);
+  return result.ok ? result.canonical : undefined;
+}

@@ -4,8 +4,8 @@ import { PasswordRejectedError } from '../accounts/password-errors.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
 import type { InteractionDeps } from './interaction-deps.js';
-import { emailForm, newPasswordForm, returnParam, tokenForm } from './form-schemas.js';
-import { flowContext, meterSettings, passwordProblemText, tr } from './page-context.js';
+import { emailForm, fieldErrors, newPasswordForm, returnParam, tokenForm } from './form-schemas.js';
+import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from './page-context.js';
 
 const isInvalidLink = (error: unknown) => error instanceof AppError && error.code === 'link_invalid';
 
@@ -35,7 +35,7 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
     csrf.verify(ctx, form.csrf);
     const parsed = emailForm.safeParse(form);
     if (!parsed.success) {
-      return render(ctx, 'interaction/forgot', { title: tr(ctx, 'pages.forgot.title'), email: form.email ?? '', returnTo: undefined, errors: { email: tr(ctx, 'pages.login.enter_email') } }, 400);
+      return render(ctx, 'interaction/forgot', { title: tr(ctx, 'pages.forgot.title'), email: form.email ?? '', returnTo: undefined, errors: translateErrors(ctx, fieldErrors(parsed.error)) }, 400);
     }
     await passwordReset.requestReset(parsed.data.email, flowContext(ctx));
     await message(ctx, tr(ctx, 'pages.forgot.sent_title'), tr(ctx, 'pages.forgot.sent_body', { email: parsed.data.email, minutes: Math.round(config.accounts.resetTtl / 60) }), {
