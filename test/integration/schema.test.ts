@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations as allMigrations } from '../../migrations/index.js';
 import { createTestDatabase } from '../helpers/test-database.js';
 
 describe('migrated schema', () => {
@@ -15,6 +16,8 @@ describe('migrated schema', () => {
     expect(rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(
       ['accounts', 'account_roles', 'api_keys', 'account_tokens', 'audit_events', 'clients', 'client_roles', 'mfa_factors', 'oidc_model_instances', 'otp_challenges', 'rate_limits', 'recovery_codes', 'role_permissions', 'roles', 'schema_migrations', 'session_metadata', 'signing_keys', 'webauthn_challenges']));
     const migrations = await client.query(`SELECT name FROM schema_migrations ORDER BY id`);
-    expect(migrations.rows.map((r) => r.name)).toEqual(['Initial1795000000000', 'HostedAccounts1795000000001', 'MultiFactor1795000000002', 'WebAuthnChallenges1795000000003', 'SessionMetadata1795000000004', 'ClientTokenSettings1795000000005', 'Rbac1795000000006', 'ApiKeys1795000000007', 'Apis1795000000008', 'AuditQueryIndexes1795000000009', 'ClientClaimSettings1795000000010']);
+    // Every listed migration, in order (derived from migrations/index.ts so adding one edits no list here).
+    expect(migrations.rows.map((r) => r.name)).toEqual(allMigrations.map((migration) => migration.name));
+    expect(migrations.rows[0]?.name).toBe('Initial1795000000000');
   });
 });
