@@ -45,10 +45,11 @@ export class CanonicalIdentifiers1795000000011 implements MigrationInterface {
 /** Writes every account's canonical form (keyset pages on the primary key); returns the addresses refused. */
 async function backfill(db: QueryRunner): Promise<Refused[]> {
   const refused: Refused[] = [];
-  let after: string | null = null;
+  // The smallest UUID, so every page is one range scan on the primary key (an `IS NULL OR` would sort the table each time).
+  let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
     const rows: Array<{ id: string; email: string }> = await db.query(
-      `SELECT id, email FROM accounts WHERE $1::uuid IS NULL OR id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
+      `SELECT id, email FROM accounts WHERE id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
     if (!rows.length) return refused;
     const ids: string[] = [];
     const keys: string[] = [];
