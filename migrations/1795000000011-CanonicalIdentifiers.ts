@@ -26,7 +26,8 @@ export class CanonicalIdentifiers1795000000011 implements MigrationInterface {
     await db.query(`ALTER TABLE accounts ADD COLUMN IF NOT EXISTS email_canonical text`);
     const refused = await backfill(db);
     const collisions: Collision[] = await db.query(
-      `SELECT email_canonical AS key, array_agg(id::text ORDER BY created_at, id) AS ids, array_agg(email ORDER BY created_at, id) AS emails
+      `SELECT email_canonical AS key, array_agg(id::text ORDER BY created_at, id) AS ids,
+              array_agg(email ORDER BY created_at, id) AS emails
          FROM accounts WHERE email_canonical IS NOT NULL
         GROUP BY email_canonical HAVING count(*) > 1 ORDER BY email_canonical`);
     if (refused.length || collisions.length) throw new Error(report(refused, collisions));
@@ -45,7 +46,8 @@ export class CanonicalIdentifiers1795000000011 implements MigrationInterface {
 /** Writes every account's canonical form (keyset pages on the primary key); returns the addresses refused. */
 async function backfill(db: QueryRunner): Promise<Refused[]> {
   const refused: Refused[] = [];
-  // The smallest UUID, so every page is one range scan on the primary key (an `IS NULL OR` would sort the table each time).
+  // From the smallest UUID, so every page is one range scan on the primary key
+  // (an `$1 IS NULL OR id > $1` would sort the whole table for each page).
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
     const rows: Array<{ id: string; email: string }> = await db.query(
@@ -77,7 +79,8 @@ function report(refused: Refused[], collisions: Collision[]): string {
     + ' have an address with no canonical form (README "Accounts: one canonical email").',
   ];
   for (const c of collisions.slice(0, SHOWN)) {
-    lines.push(`  collision on ${JSON.stringify(c.key)}: ${c.ids.map((id, i) => `${id} ${JSON.stringify(c.emails[i])}`).join(', ')}`);
+    const holders = c.ids.map((id, i) => `${id} ${JSON.stringify(c.emails[i])}`).join(', ');
+    lines.push(`  collision on ${JSON.stringify(c.key)}: ${holders}`);
   }
   for (const r of refused.slice(0, SHOWN)) lines.push(`  refused ${r.id} ${JSON.stringify(r.email)}: ${r.reason}`);
   if (collisions.length > SHOWN || refused.length > SHOWN) lines.push(`  (only the first ${SHOWN} of each are listed)`);

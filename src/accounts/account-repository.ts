@@ -4,6 +4,9 @@ import { emailCursor, emailKey } from '../identifiers/canonical-email.js';
 import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { AccountEntity, type Account } from './account.entity.js';
 
+/** What `update` may change: everything but the id, the creation time and the address (see updateEmail). */
+export type AccountChanges = Partial<Omit<Account, 'id' | 'createdAt' | 'email' | 'emailCanonical'>>;
+
 /** `emailCanonical` is derived here from `email`, never passed in, so no caller can store a second spelling. */
 export type NewAccount = Pick<Account, 'email' | 'emailVerified' | 'passwordHash' | 'name'> & { passwordChangedAt?: Date | null };
 
@@ -49,7 +52,8 @@ export function createAccountRepository(manager: EntityManager) {
     async findByEmailForUpdate(email: string): Promise<Account | null> {
       const key = lookupKey(email);
       if (key === undefined) return null;
-      return repo.createQueryBuilder('a').setLock('pessimistic_write').where('a.emailCanonical = :key', { key }).getOne();
+      return repo.createQueryBuilder('a').setLock('pessimistic_write')
+        .where('a.emailCanonical = :key', { key }).getOne();
     },
     /** Deletes the account; its tokens, factors, roles, sessions' metadata and API keys go with it (ON DELETE CASCADE). */
     async delete(id: string): Promise<boolean> {
@@ -66,7 +70,7 @@ export function createAccountRepository(manager: EntityManager) {
       }
     },
     /** Not for the address: that changes through updateEmail, which keeps the canonical form with it. */
-    async update(id: string, changes: Partial<Omit<Account, 'id' | 'createdAt' | 'email' | 'emailCanonical'>>): Promise<void> {
+    async update(id: string, changes: AccountChanges): Promise<void> {
       await repo.update({ id }, changes);
     },
     /** Voids every "trust this device" cookie of the account. */

@@ -54,7 +54,8 @@ function canonicalDomain(domain: string): string | undefined {
   // UTS #46 processing (the WHATWG URL host parser): case-folds, maps and Punycode-encodes each label.
   const ascii = domainToASCII(domain);
   const labels = ascii.split('.');
-  if (!ascii || ascii.length > 253 || labels.length < 2 || !labels.every((label) => LABEL.test(label))) return undefined;
+  if (!ascii || ascii.length > 253 || labels.length < 2) return undefined;
+  if (!labels.every((label) => LABEL.test(label))) return undefined;
   return /^\d+$/.test(labels.at(-1)!) ? undefined : ascii;
 }
 
@@ -84,24 +85,36 @@ function canonicalDomain(domain: string): string | undefined {
  * case kept: what is stored in `accounts.email` and where mail is sent.
  */
 export function canonicalEmail(input: string): CanonicalEmailResult {
+  const tooLong = 'must be an email address of at most 320 characters';
   const trimmed = input.trim();
-  if (!trimmed || trimmed.length > MAX_EMAIL_LENGTH) return refuse('invalid_email', 'must be an email address of at most 320 characters');
+  if (!trimmed || trimmed.length > MAX_EMAIL_LENGTH) return refuse('invalid_email', tooLong);
   const display = trimmed.normalize('NFKC');
   const control = CONTROL.exec(display);
-  if (control) return refuse('email_control_characters', `contains an invisible or control character (${hex(control[0])})`);
+  if (control) {
+    return refuse('email_control_characters', `contains an invisible or control character (${hex(control[0])})`);
+  }
   const unusable = UNUSABLE.exec(display);
-  if (unusable) return refuse('invalid_email', `contains a character that can't be part of an address (${hex(unusable[0])})`);
+  if (unusable) {
+    return refuse('invalid_email', `contains a character that can't be part of an address (${hex(unusable[0])})`);
+  }
   const mark = STRAY_MARK.exec(display);
-  if (mark) return refuse('email_ambiguous', `contains a combining mark that makes it ambiguous (${hex([...mark[0]].at(-1)!)})`);
+  if (mark) {
+    const markChar = [...mark[0]].at(-1)!;
+    return refuse('email_ambiguous', `contains a combining mark that makes it ambiguous (${hex(markChar)})`);
+  }
   const lower = stableLower(display);
-  if ('unstable' in lower) return refuse('email_ambiguous', `contains a character with no single lower-case form (${hex(lower.unstable)})`);
+  if ('unstable' in lower) {
+    return refuse('email_ambiguous', `contains a character with no single lower-case form (${hex(lower.unstable)})`);
+  }
   if (lower.lowered.normalize('NFKC') !== lower.lowered) return refuse('email_ambiguous', 'has no stable normal form');
   const parts = lower.lowered.split('@');
-  if (parts.length !== 2 || !parts[0]) return refuse('invalid_email', 'must be an email address such as name@example.com');
+  if (parts.length !== 2 || !parts[0]) {
+    return refuse('invalid_email', 'must be an email address such as name@example.com');
+  }
   const domain = canonicalDomain(parts[1]!);
   if (!domain) return refuse('invalid_email', 'must have a valid domain, such as example.com');
   const canonical = `${parts[0]}@${domain}`;
-  if (canonical.length > MAX_EMAIL_LENGTH) return refuse('invalid_email', 'must be an email address of at most 320 characters');
+  if (canonical.length > MAX_EMAIL_LENGTH) return refuse('invalid_email', tooLong);
   return { ok: true, canonical: canonical as CanonicalEmail, display };
 }
 

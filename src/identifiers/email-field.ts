@@ -8,7 +8,8 @@ import { emailRefusalMessageKey } from './email-refused-error.js';
  * the page re-renders with a translated message before any lookup, counter or write.
  */
 export function formEmailField(requiredKey = 'pages.login.enter_email') {
-  return z.string().trim().min(1, requiredKey).max(MAX_EMAIL_LENGTH, 'pages.account.invalid_email').superRefine((value, ctx) => {
+  const field = z.string().trim().min(1, requiredKey).max(MAX_EMAIL_LENGTH, 'pages.account.invalid_email');
+  return field.superRefine((value, ctx) => {
     const result = canonicalEmail(value);
     if (!result.ok) ctx.addIssue({ code: 'custom', message: emailRefusalMessageKey(result.code) });
   });

@@ -55,7 +55,8 @@ export function createRegisterHandlers(deps: InteractionDeps) {
           return renderRegister(ctx, details.uid, client.clientName, form, { errors: { password: passwordProblemText(ctx, error.problems) } }, 400);
         }
         if (error instanceof EmailRefusedError) {
-          return renderRegister(ctx, details.uid, client.clientName, form, { errors: { email: emailRefusalMessageKey(error.code) } }, 400);
+          const errors = { email: emailRefusalMessageKey(error.code) };
+          return renderRegister(ctx, details.uid, client.clientName, form, { errors }, 400);
         }
         throw error;
       }

@@ -46,12 +46,16 @@ export function createSetupRouter({ setup, csrf, render, config }: { setup: Setu
     csrf.verify(ctx, form.csrf);
     await guard(ctx, form.expires, form.sig);
     const parsed = setupForm.safeParse(form);
-    if (!parsed.success) return page(ctx, form, translateErrors(ctx, { email: 'pages.common.required_field', ...fieldErrors(parsed.error) }), 400);
+    if (!parsed.success) {
+      return page(ctx, form, translateErrors(ctx, { email: 'pages.common.required_field', ...fieldErrors(parsed.error) }), 400);
+    }
     try {
       await setup.createFirstAdmin(parsed.data, flowContext(ctx));
     } catch (error) {
       if (error instanceof PasswordRejectedError) return page(ctx, form, { password: passwordProblemText(ctx, error.problems) }, 400);
-      if (error instanceof EmailRefusedError) return page(ctx, form, { email: tr(ctx, emailRefusalMessageKey(error.code)) }, 400);
+      if (error instanceof EmailRefusedError) {
+        return page(ctx, form, { email: tr(ctx, emailRefusalMessageKey(error.code)) }, 400);
+      }
       throw error;
     }
     await render(ctx, 'interaction/message', {

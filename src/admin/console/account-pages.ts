@@ -80,7 +80,11 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
       kit.seeOther(ctx, `/admin/accounts/${account.id}`, 'created');
     } catch (error) {
       const refused = refusal(error);
-      const field = ({ invalid_email: ['email', 'pages.account.invalid_email'], email_ambiguous: ['email', 'pages.account.email_ambiguous'], email_control_characters: ['email', 'pages.account.email_control_characters'], email_taken: ['email', 'pages.account.email_taken'] } as Record<string, [string, string]>)[refused.code];
+      const field = ({
+        invalid_email: ['email', 'pages.account.invalid_email'], email_ambiguous: ['email', 'pages.account.email_ambiguous'],
+        email_control_characters: ['email', 'pages.account.email_control_characters'],
+        email_taken: ['email', 'pages.account.email_taken'],
+      } as Record<string, [string, string]>)[refused.code];
       return newPage(ctx, form, field ? { [field[0]]: tr(ctx, field[1]) } : {}, field ? tr(ctx, 'pages.admin.fix_errors') : refusalText(ctx, refused), 400);
     }
   });
