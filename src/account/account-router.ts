@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PasswordRejectedError } from '../accounts/password-errors.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
+import { formEmailField } from '../identifiers/email-field.js';
 import type { InteractionDeps } from '../interactions/interaction-deps.js';
 import { fieldErrors } from '../interactions/form-schemas.js';
 import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from '../interactions/page-context.js';
@@ -14,7 +15,7 @@ import { requireSignedIn } from './signed-in.js';
 const profileForm = z.object({ csrf: z.string(), name: z.string().trim().max(200) });
 // Messages are catalogue keys: a failed parse marks each field with its own error (fieldErrors).
 const passwordForm = z.object({ csrf: z.string(), current: z.string().min(1, 'pages.login.enter_password').max(4096), password: z.string().min(1, 'pages.login.enter_password').max(4096), signOutOthers: z.literal('on').optional() });
-const emailChangeForm = z.object({ csrf: z.string(), email: z.string().trim().min(1, 'pages.login.enter_email').max(320), password: z.string().min(1, 'pages.login.enter_password').max(4096) });
+const emailChangeForm = z.object({ csrf: z.string(), email: formEmailField(), password: z.string().min(1, 'pages.login.enter_password').max(4096) });
 
 /** Self-service pages for the signed-in person: profile, password, email. */
 export function createAccountRouter(deps: InteractionDeps): Router {
@@ -90,6 +91,8 @@ export function createAccountRouter(deps: InteractionDeps): Router {
       const fields: Record<string, [string, string]> = {
         current_password_invalid: ['password', 'pages.account.current_password_invalid'],
         invalid_email: ['email', 'pages.account.invalid_email'],
+        email_ambiguous: ['email', 'pages.account.email_ambiguous'],
+        email_control_characters: ['email', 'pages.account.email_control_characters'],
         email_unchanged: ['email', 'pages.account.email_unchanged'],
       };
       const known = error instanceof AppError ? fields[error.code] : undefined;

@@ -1,6 +1,9 @@
 import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
+import { canonicalEmail } from '../identifiers/canonical-email.js';
+import { EmailRefusedError, requireCanonicalEmail } from '../identifiers/email-refused-error.js';
+import { canonicalUuid } from '../identifiers/opaque-id.js';
 import type { Account } from './account.entity.js';
 import { isImportableHash, type PasswordHasher } from './password-hasher.js';
 
@@ -12,8 +15,12 @@ export interface ImportedAccount { email: string; passwordHash: string; name?: s
 
 export type AccountView = Omit<Account, 'passwordHash'> & { roles: string[] };
 
-const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** An account named by email (any spelling, looked up by its canonical form) or by id. */
+function findByRef(repos: Repositories, idOrEmail: string): Promise<Account | null> {
+  if (idOrEmail.includes('@')) return repos.accounts.findByEmail(idOrEmail);
+  const id = canonicalUuid(idOrEmail);
+  return id ? repos.accounts.findById(id) : Promise.resolve(null);
+}
 
 /** Account lifecycle and password sign-in. */
 export function createAccountService({ db, hasher }: { db: Database<Repositories>; hasher: PasswordHasher }) {
@@ -24,8 +31,7 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
 
   return {
     async create(input: NewAccountInput, actor: string): Promise<AccountView> {
-      const email = input.email.trim();
-      if (!emailPattern.test(email)) throw new BadRequestError('invalid_email', `not an email address: ${email}`);
+      const { canonical, display: email } = requireCanonicalEmail(input.email);
       if (!input.password) throw new BadRequestError('invalid_password', 'a password is required');
       const passwordHash = await hasher.hash(input.password);
       return db.transaction(async (repos) => {
@@ -35,7 +41,7 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
           await repos.roles.assign(account.id, role.id);
           await repos.audit.append({ type: 'role.assigned', actor, accountId: account.id, details: { role: roleName } });
         }
-        await repos.audit.append({ type: 'account.created', actor, accountId: account.id, details: { email, verified: account.emailVerified } });
+        await repos.audit.append({ type: 'account.created', actor, accountId: account.id, details: { email: canonical, verified: account.emailVerified } });
         return view(repos, account);
       });
     },
@@ -46,7 +52,8 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
      */
     async importAccounts(records: ImportedAccount[], actor: string): Promise<number> {
       records.forEach((record, index) => {
-        if (!emailPattern.test(record.email.trim())) throw new BadRequestError('invalid_email', `record ${index + 1}: not an email address: ${record.email}`);
+        const refused = canonicalEmail(record.email);
+        if (!refused.ok) throw new EmailRefusedError(refused.code, `record ${index + 1}: email`, refused.reason);
         if (!isImportableHash(record.passwordHash)) throw new BadRequestError('unsupported_hash', `record ${index + 1}: password_hash is not argon2id, bcrypt or PBKDF2`);
       });
       return db.transaction(async (repos) => {
@@ -56,15 +63,14 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
           }).catch((error: unknown) => {
             throw (error as { code?: string }).code === 'email_taken' ? new BadRequestError('email_taken', `record ${index + 1}: ${record.email} already has an account`) : error;
           });
-          await repos.audit.append({ type: 'account.imported', actor, accountId: account.id, details: { email: account.email, hashFormat: record.passwordHash.split('$')[1] ?? record.passwordHash.split('$')[0] } });
+          await repos.audit.append({ type: 'account.imported', actor, accountId: account.id, details: { email: account.emailCanonical, hashFormat: record.passwordHash.split('$')[1] ?? record.passwordHash.split('$')[0] } });
         }
         return records.length;
       });
     },
 
     async show(idOrEmail: string): Promise<AccountView> {
-      const account = idOrEmail.includes('@') ? await db.repos.accounts.findByEmail(idOrEmail)
-        : uuidPattern.test(idOrEmail) ? await db.repos.accounts.findById(idOrEmail) : null;
+      const account = await findByRef(db.repos, idOrEmail);
       assertThat(account, new NotFoundError('account_not_found', `no account ${idOrEmail}`));
       return view(db.repos, account);
     },
@@ -77,8 +83,7 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
     /** Disabling stops sign-in and makes findAccount fail, so its tokens stop working too. */
     async setDisabled(idOrEmail: string, disabled: boolean, actor: string): Promise<AccountView> {
       return db.transaction(async (repos) => {
-        const account = idOrEmail.includes('@') ? await repos.accounts.findByEmail(idOrEmail)
-          : uuidPattern.test(idOrEmail) ? await repos.accounts.findById(idOrEmail) : null;
+        const account = await findByRef(repos, idOrEmail);
         assertThat(account, new NotFoundError('account_not_found', `no account ${idOrEmail}`));
         const disabledAt = disabled ? account.disabledAt ?? new Date() : null;
         await repos.accounts.update(account.id, { disabledAt });
@@ -90,8 +95,7 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
     /** Sets whether the account must use a second factor at every sign-in. */
     async setMfaRequired(idOrEmail: string, required: boolean, actor: string): Promise<AccountView> {
       return db.transaction(async (repos) => {
-        const account = idOrEmail.includes('@') ? await repos.accounts.findByEmail(idOrEmail)
-          : uuidPattern.test(idOrEmail) ? await repos.accounts.findById(idOrEmail) : null;
+        const account = await findByRef(repos, idOrEmail);
         assertThat(account, new NotFoundError('account_not_found', `no account ${idOrEmail}`));
         await repos.accounts.update(account.id, { mfaRequired: required });
         await repos.audit.append({ type: 'account.mfa_policy_changed', actor, accountId: account.id, details: { before: account.mfaRequired, after: required } });
@@ -107,7 +111,7 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
      * emails still cost one argon2 verification so timing doesn't reveal which accounts exist.
      */
     async authenticate(email: string, password: string, context: RequestContext): Promise<Account | undefined> {
-      const account = await db.repos.accounts.findByEmail(email.trim());
+      const account = await db.repos.accounts.findByEmail(email);
       const matches = await hasher.verify(account?.passwordHash, password);
       const ok = matches && account !== null && account.disabledAt === null;
       await db.repos.audit.append({

@@ -2,7 +2,10 @@ import { EntitySchema } from 'typeorm';
 
 export interface Account {
   id: string;
+  /** As the person spelled it (trimmed, NFKC, case kept): shown, and where mail goes. */
   email: string;
+  /** `canonicalEmail(email)`: the one form looked up, unique, and every throttle and audit key. */
+  emailCanonical: string;
   emailVerified: boolean;
   passwordHash: string | null;
   name: string | null;
@@ -21,6 +24,7 @@ export const AccountEntity = new EntitySchema<Account>({
   columns: {
     id: { type: 'uuid', primary: true, generated: 'uuid' },
     email: { type: 'text' },
+    emailCanonical: { name: 'email_canonical', type: 'text' },
     emailVerified: { name: 'email_verified', type: 'boolean', default: false },
     passwordHash: { name: 'password_hash', type: 'text', nullable: true },
     name: { type: 'text', nullable: true },

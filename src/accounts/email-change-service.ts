@@ -1,9 +1,10 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
+import { emailKey } from '../identifiers/canonical-email.js';
+import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
 import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
 import { changeNotice } from './security-notices.js';
 
-const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
 
 /**
@@ -16,22 +17,21 @@ export function createEmailChangeService(deps: AccountFlowDeps) {
 
   return {
     async requestChange(accountId: string, input: { newEmail: string; password: string }, context: FlowContext): Promise<void> {
-      const newEmail = input.newEmail.trim();
-      if (!emailPattern.test(newEmail) || newEmail.length > 320) throw new BadRequestError('invalid_email', 'Enter a valid email address.');
+      const { canonical, display: newEmail } = requireCanonicalEmail(input.newEmail);
       const account = await db.repos.accounts.findById(accountId);
       if (!account || !(await hasher.verify(account.passwordHash, input.password))) {
         throw new BadRequestError('current_password_invalid', 'The current password is incorrect.');
       }
-      if (newEmail.toLowerCase() === account.email.toLowerCase()) throw new BadRequestError('email_unchanged', 'That is already your email address.');
+      if (canonical === account.emailCanonical) throw new BadRequestError('email_unchanged', 'That is already your email address.');
       // A taken address gets the owner's notice instead of a link, and this page says the same thing.
-      const owner = await db.repos.accounts.findByEmail(newEmail);
+      const owner = await db.repos.accounts.findByEmail(canonical);
       if (owner) {
         notifier.send('account-exists', owner.email, context.locale, { loginLink: links.account(), resetLink: links.forgotPassword() });
         return;
       }
       const token = await db.transaction(async (repos) => {
         const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'change_email', email: newEmail, ttlSeconds: settings.emailChangeTtl, now: now() });
-        await repos.audit.append({ type: 'email.change_requested', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { newEmail } });
+        await repos.audit.append({ type: 'email.change_requested', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { newEmail: canonical } });
         return issued;
       });
       notifier.send('change-email-verify', newEmail, context.locale, { link: links.confirmEmailChange(token), newEmail, expiresHours: Math.round(settings.emailChangeTtl / 3600) });
@@ -53,7 +53,7 @@ export function createEmailChangeService(deps: AccountFlowDeps) {
         await repos.accounts.updateEmail(account.id, used.email);
         await repos.audit.append({
           type: 'email.changed', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context),
-          details: { before: account.email, after: used.email },
+          details: { before: account.emailCanonical, after: emailKey(used.email) ?? used.email },
         });
         return { oldEmail: account.email, newEmail: used.email };
       });

@@ -1,5 +1,7 @@
 import { NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
+import { emailKey } from '../identifiers/canonical-email.js';
+import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
 import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
 
@@ -23,17 +25,18 @@ export function createEmailVerificationService(deps: AccountFlowDeps & { rateLim
         if (!used) throw invalidLink();
         const account = await repos.accounts.findById(used.accountId);
         // The address changed since the link was sent: it proves nothing about the current one.
-        if (!account || account.email.toLowerCase() !== used.email.toLowerCase()) throw invalidLink();
+        if (!account || emailKey(used.email) !== account.emailCanonical) throw invalidLink();
         await repos.accounts.update(account.id, { emailVerified: true });
         await repos.audit.append({ type: 'email.verified', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context) });
       });
     },
 
     /** Sends a fresh link; answers the same whether or not the address has an unverified account. */
-    async resend(email: string, context: FlowContext & { returnTo?: string }): Promise<void> {
+    async resend(input: string, context: FlowContext & { returnTo?: string }): Promise<void> {
+      const email = requireCanonicalEmail(input).canonical;
       await rateLimits.consume('resendPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('resendPerAccount', email);
-      const account = await db.repos.accounts.findByEmail(email.trim());
+      const account = await db.repos.accounts.findByEmail(email);
       if (!account || account.emailVerified || account.disabledAt) return;
       const token = await db.transaction(async (repos) => {
         const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'verify_email', email: account.email, ttlSeconds: settings.verificationTtl, now: now() });

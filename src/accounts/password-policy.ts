@@ -3,6 +3,7 @@ import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
 import * as zxcvbnEn from '@zxcvbn-ts/language-en';
 import type { Config } from '../config/schema.js';
 import { normalisePassword, type BreachChecker } from './breach-checker.js';
+import { emailKey, emailSearchKey } from '../identifiers/canonical-email.js';
 
 export type PasswordProblemCode = 'too_short' | 'too_long' | 'too_common' | 'contains_email' | 'breached';
 export interface PasswordProblem { code: PasswordProblemCode; params?: Record<string, number | string> }
@@ -64,7 +65,8 @@ function userInputs(email: string, name: string | null | undefined): string[] {
 
 /** Local parts to look for, including the base of a "+tag" address. Ignored under 3 characters. */
 function localParts(email: string): string[] {
-  const localPart = email.trim().normalize('NFKC').split('@')[0]!.toLowerCase();
+  // The canonical form's local part: the same folding as lookups (falls back for an address it refuses).
+  const localPart = (emailKey(email) ?? emailSearchKey(email)).split('@')[0]!;
   return [localPart, localPart.split('+')[0]!].filter((part, index, all) => part.length >= 3 && all.indexOf(part) === index);
 }
 

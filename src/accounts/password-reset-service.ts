@@ -2,6 +2,7 @@ import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
 import { hashLinkToken, isLinkToken, issueLinkToken } from './account-tokens.js';
+import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { assertPasswordAccepted } from './password-errors.js';
 import { changeNotice } from './security-notices.js';
 
@@ -34,10 +35,11 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
 
   return {
     /** Emails a reset link when the account exists; the caller shows the same page either way. */
-    async requestReset(email: string, context: FlowContext): Promise<void> {
+    async requestReset(input: string, context: FlowContext): Promise<void> {
+      const email = requireCanonicalEmail(input).canonical;
       await rateLimits.consume('resetPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('resetPerAccount', email);
-      const account = await db.repos.accounts.findByEmail(email.trim());
+      const account = await db.repos.accounts.findByEmail(email);
       if (!account || account.disabledAt) return;
       const token = await db.transaction(async (repos) => {
         const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'reset_password', email: account.email, ttlSeconds: settings.resetTtl, now: now() });

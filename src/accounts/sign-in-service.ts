@@ -7,6 +7,7 @@ import type { Account } from './account.entity.js';
 import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
 import type { BreachChecker } from './breach-checker.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { assertPasswordAccepted } from './password-errors.js';
 import { changeNotice } from './security-notices.js';
 
@@ -49,7 +50,8 @@ export function createSignInService(deps: SignInDeps) {
 
   return {
     async signIn(input: { email: string; password: string; captchaSolved: boolean }, context: FlowContext): Promise<SignInResult> {
-      const email = input.email.trim();
+      // Refused before any counter or lookup; every key below is the canonical form, whatever the spelling.
+      const email = requireCanonicalEmail(input.email).canonical;
       await rateLimits.consume('loginPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('loginPerAccount', email);
       const check = await throttle.check(email, context.ip ?? 'unknown', { captchaSolved: input.captchaSolved });
@@ -87,7 +89,7 @@ export function createSignInService(deps: SignInDeps) {
         await repos.audit.append({ type: 'account.unlocked', actor: `account:${used.accountId}`, accountId: used.accountId, ...auditContext(context), details: { via: 'email_link' } });
         return repos.accounts.findById(used.accountId);
       });
-      if (account) await throttle.unlock(account.email);
+      if (account) await throttle.unlock(account.emailCanonical);
     },
 
     /** Replaces a breached password during sign-in (the account already proved the old one). */

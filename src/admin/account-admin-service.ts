@@ -12,6 +12,7 @@ import { roleNamePattern } from '../rbac/rbac-service.js';
 import type { Repositories } from '../repositories.js';
 import type { SessionRevoker } from '../oidc/session-revoker.js';
 import type { SessionService } from '../sessions/session-service.js';
+import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 
 /** Who makes a change: "cli", "admin:<sub>", or that with the request's IP and user agent for the audit row. */
 export type AdminActor = string | { actor: string; ip?: string; userAgent?: string };
@@ -135,7 +136,7 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
     /** Lifts the sign-in lockouts, password and second factor (temporary or permanent); forgets the failures. */
     async unlock(idOrEmail: string, actor: AdminActor): Promise<AccountView> {
       const account = await service.show(idOrEmail);
-      await liftLockout(account.email, account.id);
+      await liftLockout(account.emailCanonical, account.id);
       await db.repos.audit.append({ type: 'account.unlocked', ...who(actor), accountId: account.id });
       return account;
     },
@@ -150,7 +151,8 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
         throw error;
       });
       if (account) return service.unlock(account.id, actor);
-      await liftLockout(email.trim());
+      // The same key sign-in counts under; an address with no canonical form is refused (400) here.
+      await liftLockout(requireCanonicalEmail(email).canonical);
       return undefined;
     },
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalUuid } from '../identifiers/opaque-id.js';
 
 /** What a caller records; the time, chain position and hashes are added by the repository. */
 export interface AuditEventInput {
@@ -107,23 +108,20 @@ export function redactSecrets(details: Record<string, unknown>): Record<string, 
   return result;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * The content to store and hash: redacted, and normalised the way PostgreSQL will store it
  * (jsonb drops undefined and turns Dates into strings; uuid reads back lower-case), so a row
  * hashes the same when verified as when written.
  */
 export function prepareContent(input: AuditEventInput, occurredAt: Date): AuditEventContent {
-  if (input.accountId !== undefined && !UUID.test(input.accountId)) {
-    throw new TypeError('audit accountId must be a UUID');
-  }
+  const accountId = input.accountId === undefined ? null : canonicalUuid(input.accountId);
+  if (accountId === undefined) throw new TypeError('audit accountId must be a UUID');
   const details = JSON.parse(JSON.stringify(redactSecrets(input.details ?? {}))) as Record<string, unknown>;
   return eventContent({
     occurredAt,
     type: input.type,
     actor: input.actor ?? null,
-    accountId: input.accountId?.toLowerCase() ?? null,
+    accountId,
     clientId: input.clientId ?? null,
     ip: input.ip ?? null,
     userAgent: input.userAgent ?? null,

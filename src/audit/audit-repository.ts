@@ -4,6 +4,7 @@ import {
   eventContent, GENESIS_PREV_HASH, hashEvent, prepareContent, type AuditEvent, type AuditEventInput,
 } from './audit-chain.js';
 import { AuditEventEntity } from './audit-event.entity.js';
+import { canonicalUuid } from '../identifiers/opaque-id.js';
 
 /**
  * Key of the transaction-level advisory lock that serialises appends across every process.
@@ -98,15 +99,21 @@ export function createAuditRepository(manager: EntityManager): AuditRepository {
       });
     },
     listForAccount(accountId, { limit, beforeId }) {
+      // Stored canonical (prepareContent); something that is no UUID names no account's events.
+      const id = canonicalUuid(accountId);
+      if (id === undefined) return Promise.resolve([]);
       return events().find({
-        where: { accountId: accountId.toLowerCase(), ...(beforeId === undefined ? {} : { id: LessThan(beforeId) }) },
+        where: { accountId: id, ...(beforeId === undefined ? {} : { id: LessThan(beforeId) }) },
         order: { id: 'DESC' },
         take: limit,
       });
     },
     query(filter, { limit, beforeId }) {
       const query = events().createQueryBuilder('event').orderBy('event.id', 'DESC').limit(limit);
-      if (filter.accountId !== undefined) query.andWhere('event.accountId = :accountId', { accountId: filter.accountId.toLowerCase() });
+      if (filter.accountId !== undefined) {
+        const accountId = canonicalUuid(filter.accountId);
+        query.andWhere(accountId === undefined ? 'false' : 'event.accountId = :accountId', { accountId });
+      }
       if (filter.actor !== undefined) query.andWhere('event.actor = :actor', { actor: filter.actor });
       if (filter.type !== undefined) query.andWhere('event.type = :type', { type: filter.type });
       if (filter.clientId !== undefined) query.andWhere('event.clientId = :clientId', { clientId: filter.clientId });

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { GENESIS_PREV_HASH, hashEvent, type AuditEventContent } from '../audit/audit-chain.js';
 import { AUDIT_APPEND_LOCK_KEY } from '../audit/audit-repository.js';
+import { canonicalEmail } from '../identifiers/canonical-email.js';
 import { print, UsageError, type CliCommand, type OptionValues } from './cli-command.js';
 
 /** Rows per statement: big enough to amortise round trips, small enough to keep each lock short. */
@@ -16,15 +17,16 @@ export interface SeedProgress { (done: number, total: number): void }
  * (hashed once by the caller: argon2 per account would take hours). Existing emails are
  * skipped, so a rerun only fills the gaps. Returns how many rows were inserted.
  */
+// `domain` is canonical (seedDomain), so each address is its own canonical form.
 export async function seedAccounts(dataSource: DataSource, options: { count: number; domain: string; passwordHash: string; onProgress?: SeedProgress }): Promise<number> {
   let inserted = 0;
   for (let first = 1; first <= options.count; first += ACCOUNT_BATCH) {
     const last = Math.min(options.count, first + ACCOUNT_BATCH - 1);
     const [{ n }] = await dataSource.query(
       `WITH added AS (
-         INSERT INTO accounts (email, email_verified, password_hash, password_changed_at, name)
-         SELECT 'user' || i || '@' || $3, true, $4, now(), 'Seed user ' || i FROM generate_series($1::int, $2::int) AS i
-         ON CONFLICT ((lower(email))) DO NOTHING
+         INSERT INTO accounts (email, email_canonical, email_verified, password_hash, password_changed_at, name)
+         SELECT 'user' || i || '@' || $3, 'user' || i || '@' || $3, true, $4, now(), 'Seed user ' || i FROM generate_series($1::int, $2::int) AS i
+         ON CONFLICT (email_canonical) DO NOTHING
          RETURNING 1)
        SELECT count(*)::int AS n FROM added`, [first, last, options.domain, options.passwordHash]) as [{ n: number }];
     inserted += n;
@@ -124,8 +126,16 @@ function syntheticHash(prevHash: string, c: AuditEventContent): string {
 
 /** Ids of the accounts seeded at `domain`. */
 export async function seededAccountIds(dataSource: DataSource, domain: string): Promise<string[]> {
-  const rows = await dataSource.query(`SELECT id FROM accounts WHERE lower(email) LIKE '%@' || $1`, [domain]) as Array<{ id: string }>;
+  const rows = await dataSource.query(`SELECT id FROM accounts WHERE email_canonical LIKE '%@' || $1`, [domain]) as Array<{ id: string }>;
   return rows.map((row) => row.id);
+}
+
+/** The domain in canonical form (an IDN becomes Punycode), plain LDH so `user<i>@<domain>` is canonical too. */
+function seedDomain(value: string): string {
+  const probe = canonicalEmail(`user@${value}`);
+  const domain = probe.ok ? probe.canonical.slice('user@'.length) : '';
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) throw new UsageError('--domain must be a domain name such as seed.test');
+  return domain;
 }
 
 function count(values: OptionValues, name: string, max: number): number {
@@ -146,8 +156,7 @@ export const seedCommand: CliCommand = {
     const accounts = count(values, 'accounts', 100_000_000);
     const auditEvents = count(values, 'audit-events', 1_000_000_000);
     if (!accounts && !auditEvents) throw new UsageError('nothing to seed: give --accounts N and/or --audit-events M');
-    const domain = (typeof values.domain === 'string' ? values.domain : DEFAULT_DOMAIN).toLowerCase();
-    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) throw new UsageError('--domain must be a domain name such as seed.test');
+    const domain = seedDomain(typeof values.domain === 'string' ? values.domain : DEFAULT_DOMAIN);
     // No well-known default: an unasked-for password is random and shown once.
     const password = typeof values.password === 'string' && values.password ? values.password : randomBytes(18).toString('base64url');
     const { dataSource } = container;

@@ -1,6 +1,8 @@
 import type { AccountView } from '../accounts/account-service.js';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { emailSearchKey } from '../identifiers/canonical-email.js';
+import { apiEmailField } from '../identifiers/email-field.js';
 import { describeRecord, print, requirePositional, requireString, stringList, UsageError, type CliCommand } from './cli-command.js';
 
 const actor = 'cli';
@@ -16,7 +18,7 @@ function userJson(account: AccountView) {
 const describe = (user: ReturnType<typeof userJson>) => describeRecord(user);
 
 const importLine = z.object({
-  email: z.string(),
+  email: apiEmailField(),
   password_hash: z.string(),
   name: z.string().optional(),
   email_verified: z.boolean().optional(),
@@ -63,10 +65,10 @@ export const userCommands: Record<string, CliCommand> = {
     async run(container, values, _positionals, io) {
       const limit = values.limit === undefined ? 100 : Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
-      const search = typeof values.search === 'string' ? values.search.toLowerCase() : undefined;
+      const search = typeof values.search === 'string' ? emailSearchKey(values.search) : undefined;
       const after = typeof values.after === 'string' ? values.after : search;
       // Emails are listed in order, so the matches of a search start right after its text.
-      const users = (await container.accounts.list(limit, after)).filter((user) => !search || user.email.toLowerCase().startsWith(search)).map(userJson);
+      const users = (await container.accounts.list(limit, after)).filter((user) => !search || user.emailCanonical.startsWith(search)).map(userJson);
       print(io, users, (all) => all.map((u) => `${u.id}  ${u.email}${u.disabled ? '  (disabled)' : ''}`).join('\n') || 'no accounts');
     },
   },

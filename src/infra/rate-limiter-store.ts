@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterStoreAbstract } from 'rate-limiter-flexible';
 import { ServiceUnavailableError } from '../errors/app-error.js';
+import { throttleSubject } from '../identifiers/throttle-subject.js';
 import type { DataSource } from './data-source.js';
 import type { RedisClient } from './redis.js';
 
@@ -71,9 +72,10 @@ export function failClosed(error: unknown): never {
 }
 
 /**
- * The store key for an email or IP: trimmed and lower-cased so `Alice@x` and `alice@x` share one
- * counter, then hashed so the counters hold no personal data and always fit varchar(255).
+ * The store key for an email, IP or account id: its one canonical spelling (`throttleSubject`, which
+ * refuses an ambiguous email with a 400), so every respelling of an address shares one counter, then
+ * hashed so the counters hold no personal data and always fit varchar(255).
  */
 export function subjectKey(value: string): string {
-  return createHash('sha256').update(value.trim().toLowerCase()).digest('base64url');
+  return createHash('sha256').update(throttleSubject(value)).digest('base64url');
 }

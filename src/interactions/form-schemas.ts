@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { formEmailField } from '../identifiers/email-field.js';
 
-// Field messages are catalogue keys; handlers translate them.
-const email = z.string().trim().min(1, 'pages.login.enter_email').max(320, 'pages.account.invalid_email');
+// Field messages are catalogue keys; handlers translate them. An address canonicalEmail refuses is a field error.
+const email = formEmailField();
 const password = z.string().min(1, 'pages.login.enter_password').max(4096, 'pages.password.too_long');
 const uid = z.string().regex(/^[\w-]{10,64}$/);
 

@@ -5,8 +5,8 @@ import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
 import { SecondFactorLockedError } from '../mfa/second-factor-guard.js';
 import type { InteractionDeps } from './interaction-deps.js';
-import { emailForm, newPasswordForm, returnParam, tokenForm } from './form-schemas.js';
-import { flowContext, meterSettings, passwordProblemText, tr } from './page-context.js';
+import { emailForm, fieldErrors, newPasswordForm, returnParam, tokenForm } from './form-schemas.js';
+import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from './page-context.js';
 import { renderSecondFactorLocked } from './second-factor-locked-page.js';
 
 const isInvalidLink = (error: unknown) => error instanceof AppError && error.code === 'link_invalid';
@@ -37,7 +37,7 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
     csrf.verify(ctx, form.csrf);
     const parsed = emailForm.safeParse(form);
     if (!parsed.success) {
-      return render(ctx, 'interaction/forgot', { title: tr(ctx, 'pages.forgot.title'), email: form.email ?? '', returnTo: undefined, errors: { email: tr(ctx, 'pages.login.enter_email') } }, 400);
+      return render(ctx, 'interaction/forgot', { title: tr(ctx, 'pages.forgot.title'), email: form.email ?? '', returnTo: undefined, errors: translateErrors(ctx, fieldErrors(parsed.error)) }, 400);
     }
     await passwordReset.requestReset(parsed.data.email, flowContext(ctx));
     await message(ctx, tr(ctx, 'pages.forgot.sent_title'), tr(ctx, 'pages.forgot.sent_body', { email: parsed.data.email, minutes: Math.round(config.accounts.resetTtl / 60) }), {

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { PasswordRejectedError } from '../accounts/password-errors.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
+import { EmailRefusedError, emailRefusalMessageKey } from '../identifiers/email-refused-error.js';
 import type { InteractionDeps } from './interaction-deps.js';
 import { emailForm, fieldErrors, registerForm } from './form-schemas.js';
 import { loadInteraction } from './load-interaction.js';
@@ -53,8 +54,9 @@ export function createRegisterHandlers(deps: InteractionDeps) {
         if (error instanceof PasswordRejectedError) {
           return renderRegister(ctx, details.uid, client.clientName, form, { errors: { password: passwordProblemText(ctx, error.problems) } }, 400);
         }
-        if (error instanceof AppError && error.code === 'invalid_email') {
-          return renderRegister(ctx, details.uid, client.clientName, form, { errors: { email: 'pages.account.invalid_email' } }, 400);
+        if (error instanceof EmailRefusedError) {
+          const errors = { email: emailRefusalMessageKey(error.code) };
+          return renderRegister(ctx, details.uid, client.clientName, form, { errors }, 400);
         }
         throw error;
       }

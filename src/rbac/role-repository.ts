@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { emailCursor } from '../identifiers/canonical-email.js';
 import { RoleEntity, type Role } from './role.entity.js';
 
 /** A role with what it allows, as listed by the CLI. */
@@ -39,14 +40,14 @@ export function createRoleRepository(manager: EntityManager) {
       return new Map(rows.map((row) => [row.role_id, { accounts: row.accounts, clients: row.clients }]));
     },
     /**
-     * Up to `limit` accounts holding the role, by case-insensitive email after `afterEmail` (keyset
-     * paging on the accounts_email_key index, so a page costs the same however deep it is).
+     * Up to `limit` accounts holding the role, by canonical email after `afterEmail` (any spelling;
+     * keyset paging on accounts_email_canonical_key, so a page costs the same however deep it is).
      */
     async accountHolders(roleId: string, limit: number, afterEmail?: string): Promise<RoleAccountHolder[]> {
       const rows: Array<{ id: string; email: string; name: string | null; disabled_at: Date | null }> = await manager.query(
         `SELECT a.id, a.email, a.name, a.disabled_at FROM accounts a JOIN account_roles ar ON ar.account_id = a.id
-          WHERE ar.role_id = $1 AND ($2::text IS NULL OR lower(a.email) > lower($2))
-          ORDER BY lower(a.email) LIMIT $3`, [roleId, afterEmail ?? null, limit]);
+          WHERE ar.role_id = $1 AND ($2::text IS NULL OR a.email_canonical > $2)
+          ORDER BY a.email_canonical LIMIT $3`, [roleId, emailCursor(afterEmail), limit]);
       return rows.map((row) => ({ id: row.id, email: row.email, name: row.name, disabledAt: row.disabled_at }));
     },
     /** Every client holding the role, by name: clients are registered by hand, so they are few. */

@@ -6,13 +6,16 @@ import { AppError, NotFoundError } from '../errors/app-error.js';
 import type { Csrf } from '../http/csrf.js';
 import { readForm } from '../http/form-body.js';
 import type { Renderer } from '../http/render.js';
-import { flowContext, meterSettings, passwordProblemText, tr } from '../interactions/page-context.js';
+import { EmailRefusedError, emailRefusalMessageKey } from '../identifiers/email-refused-error.js';
+import { formEmailField } from '../identifiers/email-field.js';
+import { fieldErrors } from '../interactions/form-schemas.js';
+import { flowContext, meterSettings, passwordProblemText, tr, translateErrors } from '../interactions/page-context.js';
 import type { Config } from '../config/schema.js';
 import type { SetupService } from './setup-service.js';
 
 const setupForm = z.object({
   csrf: z.string(), expires: z.string(), sig: z.string(),
-  email: z.string().trim().min(1).max(320), name: z.string().trim().max(200).optional(), password: z.string().min(1).max(4096),
+  email: formEmailField('pages.common.required_field'), name: z.string().trim().max(200).optional(), password: z.string().min(1).max(4096),
 });
 
 /** /setup: the page behind the first-run link; 404 once an admin exists or for a bad link. */
@@ -43,12 +46,16 @@ export function createSetupRouter({ setup, csrf, render, config }: { setup: Setu
     csrf.verify(ctx, form.csrf);
     await guard(ctx, form.expires, form.sig);
     const parsed = setupForm.safeParse(form);
-    if (!parsed.success) return page(ctx, form, { email: tr(ctx, 'pages.common.required_field') }, 400);
+    if (!parsed.success) {
+      return page(ctx, form, translateErrors(ctx, { email: 'pages.common.required_field', ...fieldErrors(parsed.error) }), 400);
+    }
     try {
       await setup.createFirstAdmin(parsed.data, flowContext(ctx));
     } catch (error) {
       if (error instanceof PasswordRejectedError) return page(ctx, form, { password: passwordProblemText(ctx, error.problems) }, 400);
-      if (error instanceof AppError && error.code === 'invalid_email') return page(ctx, form, { email: tr(ctx, 'pages.account.invalid_email') }, 400);
+      if (error instanceof EmailRefusedError) {
+        return page(ctx, form, { email: tr(ctx, emailRefusalMessageKey(error.code)) }, 400);
+      }
       throw error;
     }
     await render(ctx, 'interaction/message', {

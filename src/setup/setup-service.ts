@@ -4,12 +4,12 @@ import { auditContext } from '../accounts/account-flow-deps.js';
 import { assertPasswordAccepted } from '../accounts/password-errors.js';
 import type { PasswordHasher } from '../accounts/password-hasher.js';
 import type { PasswordPolicy } from '../accounts/password-policy.js';
-import { BadRequestError, ConflictError } from '../errors/app-error.js';
+import { ConflictError } from '../errors/app-error.js';
+import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { safeEqual } from '../http/constant-time.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
 
-const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface SetupDeps {
   db: Database<Repositories>;
@@ -48,8 +48,7 @@ export function createSetupService(deps: SetupDeps) {
 
     /** Creates the first admin (verified, second factor required at the first sign-in); refuses once one exists. */
     async createFirstAdmin(input: { email: string; password: string; name?: string }, context: FlowContext): Promise<string> {
-      const email = input.email.trim();
-      if (!emailPattern.test(email)) throw new BadRequestError('invalid_email', 'Enter a valid email address.');
+      const { canonical, display: email } = requireCanonicalEmail(input.email);
       assertPasswordAccepted(await policy.check(input.password, { email, name: input.name, mfaRequired: true }));
       const passwordHash = await hasher.hash(input.password);
       return db.transaction(async (repos) => {
@@ -59,7 +58,7 @@ export function createSetupService(deps: SetupDeps) {
         await repos.accounts.update(account.id, { mfaRequired: true });
         const role = await repos.roles.ensure('admin');
         await repos.roles.assign(account.id, role.id);
-        await repos.audit.append({ type: 'setup.first_admin_created', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { email } });
+        await repos.audit.append({ type: 'setup.first_admin_created', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { email: canonical } });
         return account.id;
       });
     },

@@ -7,6 +7,7 @@ import { NotFoundError } from '../../errors/app-error.js';
 import { adminActor, adminAuditActor } from './admin-auth.js';
 import { defineRoute, ifMatch, type RegisteredRoute } from './admin-route.js';
 import { accountCreateSchema, accountSchema, decodeCursor, encodeCursor, pageOf, pageQuery, toJson } from './admin-schemas.js';
+import { apiEmailField } from '../../identifiers/email-field.js';
 
 const idParams = z.object({ accountId: z.uuid() });
 type Auth = (ctx: Context, next: () => Promise<void>) => Promise<void>;
@@ -35,7 +36,7 @@ export function registerAccountRoutes(router: Router, registry: RegisteredRoute[
 
   defineRoute(router, registry, auth, {
     method: 'get', path: '/accounts', summary: 'List accounts by email, or find one with ?email=', scope: 'admin:read', errors: [422],
-    query: z.object({ ...pageQuery, email: z.email().optional() }),
+    query: z.object({ ...pageQuery, email: apiEmailField().optional() }),
     response: { name: 'AccountPage', schema: pageOf(accountSchema) },
     async handle({ query }) {
       if (query.email) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clientTypes } from '../../clients/client.entity.js';
 import { idTokenClaimNames } from '../../clients/client-claims.js';
+import { apiEmailField } from '../../identifiers/email-field.js';
 
 const ttl = z.number().int().positive().nullable();
 const timestamp = z.string().describe('ISO 8601');
@@ -80,7 +81,8 @@ export const accountSchema = z.object({
 });
 
 export const accountCreateSchema = z.strictObject({
-  email: z.email(),
+  // canonicalEmail decides (IDN and fullwidth accepted, ambiguous and control characters refused).
+  email: apiEmailField(),
   password: z.string().min(1).max(1024),
   name: z.string().max(200).optional(),
   verified: z.boolean().optional(),

@@ -3,6 +3,8 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AccountView } from '../../accounts/account-service.js';
 import { AppError, NotFoundError } from '../../errors/app-error.js';
+import { emailSearchKey } from '../../identifiers/canonical-email.js';
+import { formEmailField } from '../../identifiers/email-field.js';
 import { fieldErrors } from '../../interactions/form-schemas.js';
 import { meterSettings, passwordProblemText, tr, translateErrors } from '../../interactions/page-context.js';
 import { adminRole } from '../api/admin-api.js';
@@ -12,7 +14,7 @@ const pageSize = 25;
 const accountId = z.uuid();
 const listQuery = z.object({ q: z.string().trim().max(320).optional().catch(undefined), after: z.string().max(320).optional().catch(undefined) });
 const createForm = z.object({
-  email: z.string().trim().min(1, 'pages.login.enter_email').max(320, 'pages.account.invalid_email'),
+  email: formEmailField(),
   name: z.string().trim().max(200).optional(),
   password: z.string().min(1, 'pages.login.enter_password').max(4096, 'pages.password.too_long'),
   verified: z.literal('on').optional(),
@@ -38,10 +40,10 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
    * id: accounts are listed in email order, so the matches start right after the search text.
    */
   async function listing(q: string | undefined, after: string | undefined): Promise<{ items: AccountView[]; next?: string }> {
-    const prefix = q?.toLowerCase();
+    const prefix = q === undefined ? undefined : emailSearchKey(q);
     const batch = await accounts.list(pageSize + 1, after ?? (prefix || undefined));
     const exact = q && !after && (q.includes('@') || accountId.safeParse(q).success) ? await accountAdmin.show(q).catch(notFound) : undefined;
-    const matching = [...(exact ? [exact] : []), ...batch.filter((account) => account.id !== exact?.id && (!prefix || account.email.toLowerCase().startsWith(prefix)))];
+    const matching = [...(exact ? [exact] : []), ...batch.filter((account) => account.id !== exact?.id && (!prefix || account.emailCanonical.startsWith(prefix)))];
     const items = matching.slice(0, pageSize);
     return { items, next: matching.length > pageSize ? items.at(-1)!.email : undefined };
   }
@@ -78,7 +80,11 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
       kit.seeOther(ctx, `/admin/accounts/${account.id}`, 'created');
     } catch (error) {
       const refused = refusal(error);
-      const field = ({ invalid_email: ['email', 'pages.account.invalid_email'], email_taken: ['email', 'pages.account.email_taken'] } as Record<string, [string, string]>)[refused.code];
+      const field = ({
+        invalid_email: ['email', 'pages.account.invalid_email'], email_ambiguous: ['email', 'pages.account.email_ambiguous'],
+        email_control_characters: ['email', 'pages.account.email_control_characters'],
+        email_taken: ['email', 'pages.account.email_taken'],
+      } as Record<string, [string, string]>)[refused.code];
       return newPage(ctx, form, field ? { [field[0]]: tr(ctx, field[1]) } : {}, field ? tr(ctx, 'pages.admin.fix_errors') : refusalText(ctx, refused), 400);
     }
   });
