@@ -48,6 +48,9 @@ import { openDataSource, runMigrations, type DataSource } from './infra/data-sou
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './infra/embedded-postgres.js';
 import type { Logger } from './infra/logger.js';
 import { createRedis, type RedisClient } from './infra/redis.js';
+import { createDependencyHealth, type DependencyHealth } from './infra/dependency-health.js';
+import { postgresProbe, redisProbe } from './infra/dependency-probes.js';
+import { watchRedis } from './infra/redis-events.js';
 import { createSecretBox } from './infra/secret-box.js';
 import { createDatabase } from './infra/unit-of-work.js';
 import { createKeyService } from './keys/key-service.js';
@@ -80,7 +83,11 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, logger);
     url = embedded.url;
   }
-  const dataSource: DataSource = await openDataSource({ url, poolSize: config.database.poolSize, entities, migrations });
+  let health: DependencyHealth | undefined;
+  const dataSource: DataSource = await openDataSource({
+    url, poolSize: config.database.poolSize, entities, migrations, timeouts: config.database,
+    onPoolError: (error) => health?.connectionLost('postgres', error),
+  });
   if (options.migrate) {
     const applied = await runMigrations(dataSource);
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
@@ -90,8 +97,12 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     throw new Error('the database has pending migrations: run `npx portcullis migrate` first');
   }
   const redis: RedisClient | undefined = options.redis !== false && config.redisUrl
-    ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix })
+    ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, commandTimeout: config.redis.commandTimeoutMs })
     : undefined;
+  const postgresCheck = postgresProbe(url, config.http.readinessTimeoutMs);
+  const probes = [postgresCheck, ...(redis ? [redisProbe(redis, config.http.readinessTimeoutMs)] : [])];
+  health = createDependencyHealth({ logger, probes });
+  if (redis) watchRedis(redis, health);
 
   const db = createDatabase(dataSource, repositoriesFor);
   // One key per purpose, derived from the encryption key, so config holds a single secret.
@@ -197,10 +208,14 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).
     limiterFactory,
     accountAdmin,
+    // Which dependency is down, for readiness, the error handler and the outage log (dependency-health.ts).
+    health, probes,
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();
+      health?.stop();
       if (redis) await redis.quit().catch(() => redis.disconnect());
+      await postgresCheck.close().catch(() => {});
       await dataSource.destroy();
       await embedded?.stop();
     },

@@ -9,11 +9,11 @@ import { subscribeTokenEvents } from './oidc/token-events.js';
 
 /** Everything that serves HTTP, built on a container: the provider host and the Koa app. */
 export async function createServer(container: Container) {
-  const { config, logger, dataSource, redis } = container;
+  const { config, logger } = container;
   let draining = false;
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
-  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService,
+  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService, health: container.health,
     onBuild: (provider) => {
       subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger });
       registerApiKeyExchange(provider, { apiKeys: container.apiKeys, apis: container.apis, algorithm: config.keys.algorithm });
@@ -34,10 +34,9 @@ export async function createServer(container: Container) {
       intervalSeconds: config.cleanupIntervalSeconds, logger,
     }),
   ];
-  const readiness = [
-    { name: 'postgres', check: async () => { await dataSource.query('SELECT 1'); } },
-    ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),
-  ];
+  // Bounded checks on their own connection (dependency-probes.ts): /readyz answers within a second
+  // whatever the state, and an exhausted request pool does not read as "PostgreSQL down".
+  const readiness = container.probes;
   const app = createApp({ container, host, render, readiness, isDraining: () => draining });
   return {
     app,
