@@ -209,7 +209,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     limiterFactory,
     accountAdmin,
     // Which dependency is down, for readiness, the error handler and the outage log (dependency-health.ts).
-    health, probes,
+    health, probes: health.readinessChecks(),
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();

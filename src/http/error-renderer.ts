@@ -40,7 +40,10 @@ function heading(status: number): string {
 }
 
 export interface ErrorResponderOptions {
-  render: Renderer;
+  /** Pages; without it (or with `json`) every answer is JSON. */
+  render?: Renderer;
+  /** Always JSON, whatever Accept says (the admin API). */
+  json?: boolean;
   /** Retry-After of dependency 503s (config `http.retryAfterSeconds`). */
   retryAfterSeconds: number;
   /** Counts dependency failures and logs state changes instead of one stack per request. */
@@ -56,7 +59,7 @@ export type ErrorResponder = (ctx: Context, error: unknown) => Promise<ExposedEr
  * server_error): pages get error.ejs in the person's language, API callers
  * `{ error, error_description }`; 503s carry Retry-After, 5xx a request id, never a stack.
  */
-export function createErrorResponder({ render, retryAfterSeconds, health, logUnexpected }: ErrorResponderOptions): ErrorResponder {
+export function createErrorResponder({ render, json, retryAfterSeconds, health, logUnexpected }: ErrorResponderOptions): ErrorResponder {
   return async (ctx, error) => {
     const described = describeError(error);
     if (described.dependencyFailure) health?.requestFailed(error);
@@ -65,9 +68,9 @@ export function createErrorResponder({ render, retryAfterSeconds, health, logUne
     ctx.set('Cache-Control', 'no-store');
     if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
     if (described.status === 503) ctx.set('Retry-After', String(retryAfterSeconds));
-    if (ctx.accepts(['html', 'json']) === 'html') {
+    if (render && !json && ctx.accepts(['html', 'json']) === 'html') {
       try {
-        await renderPage(ctx, described);
+        await renderPage(ctx, render, described);
         return described;
       } catch (renderFailure) {
         // A page that cannot be rendered still gets an answer of ours, never Koa's default one.
@@ -79,7 +82,7 @@ export function createErrorResponder({ render, retryAfterSeconds, health, logUne
     return described;
   };
 
-  async function renderPage(ctx: Context, described: ExposedError): Promise<void> {
+  async function renderPage(ctx: Context, render: Renderer, described: ExposedError): Promise<void> {
     const t = translator((ctx.state.locale as Locale | undefined) ?? 'en');
     const catalogued = pageMessages[described.code];
     await render(ctx, 'error', {

@@ -14,7 +14,7 @@ export interface DependencyHealthOptions {
   now?: () => number;
 }
 
-interface State { downSince?: number; failures: number; probing: boolean }
+interface State { downSince?: number; probing: boolean }
 
 /**
  * Remembers which dependency is down and logs only state changes ("redis unavailable",
@@ -22,8 +22,9 @@ interface State { downSince?: number; failures: number; probing: boolean }
  * flood the log with a stack per request.
  */
 export function createDependencyHealth({ logger, probes, probeIntervalMs = 1000, summaryIntervalMs = 10_000, now = Date.now }: DependencyHealthOptions) {
-  const states = new Map<Dependency, State>(probes.map((probe) => [probe.name, { failures: 0, probing: false }]));
+  const states = new Map<Dependency, State>(probes.map((probe) => [probe.name, { probing: false }]));
   const timers = new Set<NodeJS.Timeout>();
+  const failures = new Map<Dependency | 'unknown', number>();
   let stopped = false;
   let summaryTimer: NodeJS.Timeout | undefined;
 
@@ -63,37 +64,55 @@ export function createDependencyHealth({ logger, probes, probeIntervalMs = 1000,
     });
   }
 
+  /** Probes `name` once unless it is known down (then its probe loop is already running). */
+  function verify(name: Dependency): void {
+    const state = states.get(name);
+    if (!state || state.downSince !== undefined || state.probing) return;
+    const probe = probes.find((candidate) => candidate.name === name)!;
+    state.probing = true;
+    probe.check().then(() => { state.probing = false; }, (error: unknown) => { state.probing = false; markDown(name, error); });
+  }
+
   function summarise(): void {
     summaryTimer = undefined;
-    for (const [name, state] of states) {
-      if (state.failures === 0) continue;
-      logger.warn({ dependency: name, failedRequests: state.failures, intervalSeconds: summaryIntervalMs / 1000 }, `${name}: requests failed while unavailable`);
-      state.failures = 0;
+    for (const [name, count] of failures) {
+      logger.warn({ dependency: name, failedRequests: count, intervalSeconds: summaryIntervalMs / 1000 }, `${name}: ${count} requests failed with 503`);
     }
+    failures.clear();
   }
 
   return {
-    /** A request failed on `error`, already known to be a dependency failure: count it, find who is down. */
+    /**
+     * A request failed on `error`, already known to be a dependency failure: count it, and let a
+     * probe decide whether the store is down (a pool wait or a statement timeout is not an outage;
+     * a bare ECONNREFUSED names no store, so each is probed).
+     */
     requestFailed(error: unknown): void {
       const known = dependencyOf(error);
-      // A bare ECONNREFUSED names no store: probe each and let the probes tell.
-      const suspects = known === 'postgres' || known === 'redis' ? [known] : [...states.keys()];
-      for (const name of suspects) {
-        const state = states.get(name);
-        if (!state) continue;
-        if (known === name) { state.failures += 1; markDown(name, error); }
-        else if (!state.probing) {
-          state.probing = true;
-          const probe = probes.find((candidate) => candidate.name === name)!;
-          probe.check().then(() => { state.probing = false; }, (probeError: unknown) => { state.probing = false; state.failures += 1; markDown(name, probeError); });
-        }
-      }
+      const attributed = known === 'postgres' || known === 'redis' ? known : 'unknown';
+      failures.set(attributed, (failures.get(attributed) ?? 0) + 1);
+      for (const name of attributed === 'unknown' ? [...states.keys()] : [attributed]) verify(name);
       if (!summaryTimer && !stopped) { summaryTimer = setTimeout(summarise, summaryIntervalMs); summaryTimer.unref(); }
     },
     /** A client reported its connection lost (ioredis 'error'/'close'): down until a probe answers. */
     connectionLost: markDown,
     /** A client reported it is connected again (ioredis 'ready'). */
     connectionRestored: markUp,
+    /** The probes for /readyz: their answers also move the state, so readiness and the log agree. */
+    readinessChecks(): DependencyProbe[] {
+      return probes.map((probe) => ({
+        name: probe.name,
+        async check() {
+          try {
+            await probe.check();
+          } catch (error) {
+            markDown(probe.name, error);
+            throw error;
+          }
+          markUp(probe.name);
+        },
+      }));
+    },
     /** The dependencies believed down right now. */
     down(): Dependency[] { return [...states].filter(([, state]) => state.downSince !== undefined).map(([name]) => name); },
     stop(): void {

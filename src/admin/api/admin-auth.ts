@@ -50,9 +50,10 @@ export function adminAuth({ issuer, keys, apiKeys, rbac }: AdminAuthDeps): Middl
   const audience = adminApiIdentifier(issuer);
 
   async function fromJwt(token: string): Promise<AdminPrincipal> {
+    // Read from the database, not over HTTP: this is the key set oidc-provider signs with. Outside
+    // the try: a database that is down is a 503, not an invalid token.
+    const jwks = createLocalJWKSet(await keys.publicJwks());
     try {
-      // Read from the database, not over HTTP: this is the key set oidc-provider signs with.
-      const jwks = createLocalJWKSet(await keys.publicJwks());
       const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' });
       if (typeof payload.sub !== 'string') throw new Error('no sub');
       const scopes = String(payload.scope ?? '').split(' ').filter(isAdminScope);
