@@ -17,8 +17,12 @@ export interface PrivatePostgres {
   port: number;
   /** Fast shutdown (SIGINT to the postmaster): clients see 57P01 and refused connections. */
   stop(): Promise<void>;
-  /** kill -9 of the postmaster and every backend (its process group): sockets reset, no goodbye. */
+  /** kill -9 of the postmaster and every backend: sockets reset, no goodbye. */
   kill(): Promise<void>;
+  /** SIGSTOP to every PostgreSQL process: connections stay open and nothing answers (a hung server). */
+  pause(): void;
+  /** SIGCONT: the hung server answers again. */
+  resume(): void;
   /** Starts again on the same port and data directory and waits until it accepts queries. */
   start(): Promise<void>;
   /** Stops it for good and removes its data directory. */
@@ -67,24 +71,39 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     child = spawn(path.join(bin, 'postgres'), [
       '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
       '-c', 'fsync=off', '-c', 'max_connections=50', '-c', 'logging_collector=off',
-    ], { ...user, detached: true, stdio: 'ignore' });
+    ], { ...user, stdio: 'ignore' });
     await waitUntilReady(url);
   }
 
-  async function signal(name: NodeJS.Signals, group: boolean): Promise<void> {
+  /**
+   * The postmaster and its children. Each backend makes itself a session leader (setsid in
+   * InitPostmasterChild), so a process-group signal would reach the postmaster only.
+   */
+  function processes(): number[] {
+    const pid = child?.pid;
+    if (!pid) return [];
+    const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    return [pid, ...children];
+  }
+
+  function signalAll(name: NodeJS.Signals): void {
+    for (const pid of processes()) {
+      try { process.kill(pid, name); } catch { /* already gone */ }
+    }
+  }
+
+  async function signal(name: NodeJS.Signals, all: boolean): Promise<void> {
     const running = child;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = once(running, 'exit');
-    if (group) process.kill(-running.pid!, name);
+    const backends = all ? processes().slice(1) : [];
+    if (all) signalAll(name);
     else running.kill(name);
     await exited;
-    if (group) {
-      // Backends notice the postmaster's death on their own; wait until none holds the port.
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && spawnSync('pgrep', ['-g', String(running.pid)]).status === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    // Killed backends are gone at once; wait until none is left holding shared memory.
+    const deadline = Date.now() + 10_000;
+    const alive = () => backends.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+    while (Date.now() < deadline && alive().length) await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
   await start();
@@ -92,6 +111,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     url, port,
     stop: () => signal('SIGINT', false),
     kill: () => signal('SIGKILL', true),
+    pause: () => signalAll('SIGSTOP'),
+    resume: () => signalAll('SIGCONT'),
     start,
     async destroy() {
       await signal('SIGINT', false);

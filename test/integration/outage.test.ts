@@ -21,6 +21,7 @@ import { adminToken } from '../helpers/admin-api-fixtures.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { startOutageRedis, type PrivateRedis } from '../helpers/private-redis.js';
+import { freePort, killServer, spawnServer } from '../helpers/server-process.js';
 import type { TestServer } from '../helpers/test-server.js';
 
 const retryAfterSeconds = 7;
@@ -136,10 +137,10 @@ async function sampleEndpoints(interaction: { agent: BrowserAgent; loginUrl: URL
 }
 
 /** A 503 as the brief says: Retry-After from config, temporarily_unavailable JSON or the translated page. */
-function expectUnavailable(name: string, got: Answer | undefined): void {
+function expectUnavailable(name: string, got: Answer | undefined, retryAfter = retryAfterSeconds): void {
   expect(got, name).toBeDefined();
   expect({ name, status: got!.status }).toEqual({ name, status: 503 });
-  expect(got!.retryAfter, name).toBe(String(retryAfterSeconds));
+  expect(got!.retryAfter, name).toBe(String(retryAfter));
   if (got!.json) expect(got!.json, name).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.any(String) });
   else {
     expect(got!.html, name).toContain('Service momentanément indisponible');
@@ -291,6 +292,28 @@ describe('with PostgreSQL down', () => {
   }
 });
 
+describe('with PostgreSQL hung (SIGSTOP: connections open, no answers)', () => {
+  it('answers /readyz within its bound naming postgres, and requests with 503 once the statement bound passes', async () => {
+    const { interaction, ccToken } = await prepare();
+    pgServer.pause();
+    try {
+      const started = Date.now();
+      await expectReadiness('postgres');
+      // readiness checks give up after http.readinessTimeoutMs (800 ms): /readyz answers within a second.
+      expect(Date.now() - started).toBeLessThan(1500);
+      const got = await sampleEndpoints(interaction, ccToken);
+      expectUnavailable('accountPage', got.accountPage);
+      expectUnavailable('userinfo', got.userinfo);
+      expect(got.introspection!.status).toBe(200);
+      // What some in-process cache can still answer may answer; the rest is a proper 503, never a 500.
+      for (const [name, one] of Object.entries(got)) if (one.status >= 500) expectUnavailable(name, one);
+    } finally {
+      pgServer.resume();
+    }
+    await eventually(async () => (await fetch(`${t.issuer}/readyz`)).status === 200);
+  }, 60_000);
+});
+
 describe('with the pool exhausted', () => {
   it('answers 503 within about the acquire timeout while readiness, on its own connection, stays green', async () => {
     const acquireTimeoutMs = 300;
@@ -323,4 +346,41 @@ describe('with the pool exhausted', () => {
       await small.close();
     }
   }, 60_000);
+});
+
+describe('the log of a real server process during an outage', () => {
+  it('stays JSON on stdout with one line per state change, and stderr carries no stack traces', async () => {
+    const port = await freePort();
+    const issuer = `http://localhost:${port}`;
+    const child = spawnServer({ ...t.env, PATH: process.env.PATH ?? '', PORT: String(port), ISSUER: issuer, LOG_LEVEL: 'info', DATA_DIR: `/tmp/portcullis-test-data-${process.pid}` });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    try {
+      await eventually(() => stdout.includes('Portcullis is listening'), 30_000);
+      const call = () => fetch(`${issuer}/token`, {
+        method: 'POST', body: 'grant_type=client_credentials',
+        headers: { authorization: basic(bot.id, bot.secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      });
+      expect((await call()).status).toBe(200);
+      await redisServer.kill();
+      const answers = await Promise.all(Array.from({ length: 25 }, () => call().then(answer)));
+      // This process runs on config/default.yaml's http.retryAfterSeconds.
+      for (const got of answers) expectUnavailable('token (spawned)', got, 5);
+      await redisServer.start();
+      await eventually(async () => (await fetch(`${issuer}/readyz`)).status === 200);
+      await eventually(() => /redis back after \d+ s/.test(stdout));
+      const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const events = lines.filter((line) => line.msg !== 'request');
+      expect(events.filter((line) => line.msg === 'redis unavailable')).toHaveLength(1);
+      expect(events.filter((line) => /^redis back after \d+ s$/.test(String(line.msg)))).toHaveLength(1);
+      expect(events.filter((line) => line.err !== undefined)).toEqual([]);
+      // Node's own runtime warnings may appear; no stack trace and no "[ioredis] Unhandled error event".
+      expect(stderr).not.toMatch(/^\s+at /m);
+      expect(stderr).not.toMatch(/ioredis|ECONNREFUSED|Error:/);
+    } finally {
+      await killServer(child);
+    }
+  }, 90_000);
 });
