@@ -22,7 +22,9 @@ export function errorHandler(render: Renderer, options: ErrorHandlerOptions = {}
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) throw new AppError('not_found', 404, 'There is nothing at this address.');
+      if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) {
+        throw new AppError('not_found', 404, 'There is nothing at this address.');
+      }
     } catch (error) {
       await respond(ctx, error);
     }

@@ -15,15 +15,20 @@ const unavailable = 'The service is temporarily unavailable. Try again in a mome
  * gives the authorization endpoint, used everywhere; anything else unexpected is a 500.
  */
 export function describeError(error: unknown): ExposedError {
-  if (error instanceof AppError && error.expose) return { status: error.status, code: error.code, message: error.message, dependencyFailure: false };
+  if (error instanceof AppError && error.expose) {
+    return { status: error.status, code: error.code, message: error.message, dependencyFailure: false };
+  }
   // A 503 of ours (e.g. the rate-limit store failed closed) keeps its status but never its message.
-  if (error instanceof AppError && error.status === 503) return { status: 503, code: 'temporarily_unavailable', message: unavailable, dependencyFailure: true };
-  if (isDependencyFailure(error)) return { status: 503, code: 'temporarily_unavailable', message: unavailable, dependencyFailure: true };
+  if ((error instanceof AppError && error.status === 503) || isDependencyFailure(error)) {
+    return { status: 503, code: 'temporarily_unavailable', message: unavailable, dependencyFailure: true };
+  }
   const oidc = error as { statusCode?: number; error?: string; error_description?: string; expose?: boolean };
   if (oidc && typeof oidc.statusCode === 'number' && oidc.statusCode < 500 && oidc.error) {
-    return { status: oidc.statusCode, code: oidc.error, message: oidc.error_description ?? oidc.error, dependencyFailure: false };
+    const message = oidc.error_description ?? oidc.error;
+    return { status: oidc.statusCode, code: oidc.error, message, dependencyFailure: false };
   }
-  return { status: 500, code: 'server_error', message: 'An unexpected error occurred. Try again later.', dependencyFailure: false };
+  const message = 'An unexpected error occurred. Try again later.';
+  return { status: 500, code: 'server_error', message, dependencyFailure: false };
 }
 
 /** Error codes whose page message comes from the catalogue, in the person's language. */
@@ -59,7 +64,8 @@ export type ErrorResponder = (ctx: Context, error: unknown) => Promise<ExposedEr
  * server_error): pages get error.ejs in the person's language, API callers
  * `{ error, error_description }`; 503s carry Retry-After, 5xx a request id, never a stack.
  */
-export function createErrorResponder({ render, json, retryAfterSeconds, health, logUnexpected }: ErrorResponderOptions): ErrorResponder {
+export function createErrorResponder(options: ErrorResponderOptions): ErrorResponder {
+  const { render, json, retryAfterSeconds, health, logUnexpected } = options;
   return async (ctx, error) => {
     const described = describeError(error);
     if (described.dependencyFailure) health?.requestFailed(error);
@@ -78,7 +84,8 @@ export function createErrorResponder({ render, json, retryAfterSeconds, health, 
       }
     }
     ctx.status = described.status;
-    ctx.body = { error: described.code, error_description: described.message, ...(described.status >= 500 ? { request_id: ctx.state.requestId } : {}) };
+    const requestId = described.status >= 500 ? { request_id: ctx.state.requestId } : {};
+    ctx.body = { error: described.code, error_description: described.message, ...requestId };
     return described;
   };
 

@@ -5,7 +5,10 @@
 export type Dependency = 'postgres' | 'redis';
 
 /** Socket-level failures (Node's system error codes). */
-const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
+const networkCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
+  'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED',
+]);
 
 /**
  * PostgreSQL SQLSTATEs meaning "not now", not "your query is wrong": class 08 (connection exception),
@@ -37,7 +40,9 @@ const redisMessages = [
   /LOADING/i,
 ];
 
-interface ErrorLike { code?: unknown; message?: unknown; name?: unknown; cause?: unknown; driverError?: unknown; errors?: unknown }
+interface ErrorLike {
+  code?: unknown; message?: unknown; name?: unknown; cause?: unknown; driverError?: unknown; errors?: unknown;
+}
 
 /** The errors to look at: the error, its `cause`, TypeORM's `driverError` and an AggregateError's `errors`. */
 function* chain(error: unknown, depth = 0): Generator<ErrorLike> {

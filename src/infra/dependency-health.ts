@@ -21,7 +21,8 @@ interface State { downSince?: number; probing: boolean }
  * "redis back after 20 s") plus one rate-limited count of failed requests, so an outage does not
  * flood the log with a stack per request.
  */
-export function createDependencyHealth({ logger, probes, probeIntervalMs = 1000, summaryIntervalMs = 10_000, now = Date.now }: DependencyHealthOptions) {
+export function createDependencyHealth(options: DependencyHealthOptions) {
+  const { logger, probes, probeIntervalMs = 1000, summaryIntervalMs = 10_000, now = Date.now } = options;
   const states = new Map<Dependency, State>(probes.map((probe) => [probe.name, { probing: false }]));
   const timers = new Set<NodeJS.Timeout>();
   const failures = new Map<Dependency | 'unknown', number>();
@@ -70,13 +71,17 @@ export function createDependencyHealth({ logger, probes, probeIntervalMs = 1000,
     if (!state || state.downSince !== undefined || state.probing) return;
     const probe = probes.find((candidate) => candidate.name === name)!;
     state.probing = true;
-    probe.check().then(() => { state.probing = false; }, (error: unknown) => { state.probing = false; markDown(name, error); });
+    probe.check().then(
+      () => { state.probing = false; },
+      (error: unknown) => { state.probing = false; markDown(name, error); },
+    );
   }
 
   function summarise(): void {
     summaryTimer = undefined;
     for (const [name, count] of failures) {
-      logger.warn({ dependency: name, failedRequests: count, intervalSeconds: summaryIntervalMs / 1000 }, `${name}: ${count} requests failed with 503`);
+      const fields = { dependency: name, failedRequests: count, intervalSeconds: summaryIntervalMs / 1000 };
+      logger.warn(fields, `${name}: ${count} requests failed with 503`);
     }
     failures.clear();
   }
@@ -114,7 +119,9 @@ export function createDependencyHealth({ logger, probes, probeIntervalMs = 1000,
       }));
     },
     /** The dependencies believed down right now. */
-    down(): Dependency[] { return [...states].filter(([, state]) => state.downSince !== undefined).map(([name]) => name); },
+    down(): Dependency[] {
+      return [...states].filter(([, state]) => state.downSince !== undefined).map(([name]) => name);
+    },
     stop(): void {
       stopped = true;
       for (const timer of timers) clearTimeout(timer);

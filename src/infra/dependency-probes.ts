@@ -6,7 +6,8 @@ import type { RedisClient } from './redis.js';
 export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+    const error = Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
+    timer = setTimeout(() => reject(error), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
