@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import * as oidc from 'openid-client';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -343,6 +344,30 @@ describe('with the pool exhausted', () => {
       }
       expect((await token()).status).toBe(200);
     } finally {
+      await small.close();
+    }
+  }, 60_000);
+});
+
+describe('with a statement blocked by a lock', () => {
+  it('ends it at database.statementTimeoutMs and answers 503, not a hang', async () => {
+    const small = await startOutageServer(pgServer.url, redisServer.url, { clientCacheSeconds: 0, database: { statementTimeoutMs: 500 } }, t);
+    const locker = new pg.Client({ connectionString: pgServer.url });
+    await locker.connect();
+    try {
+      const created = await small.container.clients.create({ name: 'Lock bot', type: 'service' }, 'test');
+      const token = () => fetch(`${small.issuer}/token`, {
+        method: 'POST', body: 'grant_type=client_credentials',
+        headers: { authorization: basic(created.client.clientId, created.secret!), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      }).then(answer);
+      // Every read of the clients table now waits for the test's transaction.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE clients IN ACCESS EXCLUSIVE MODE');
+      expectUnavailable('token (statement timeout)', await token());
+      await locker.query('ROLLBACK');
+      expect((await token()).status).toBe(200);
+    } finally {
+      await locker.end();
       await small.close();
     }
   }, 60_000);
