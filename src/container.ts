@@ -56,6 +56,9 @@ import { openDataSource, type DataSource } from './infra/data-source.js';
 import { migrateAsOwner, resolveDatabaseUrls } from './infra/database-urls.js';
 import type { Logger } from './infra/logger.js';
 import { createRedis, type RedisClient } from './infra/redis.js';
+import { createDependencyHealth, type DependencyHealth } from './infra/dependency-health.js';
+import { postgresProbe, redisProbe } from './infra/dependency-probes.js';
+import { watchRedis } from './infra/redis-events.js';
 import { createSecretBox } from './infra/secret-box.js';
 import { createDatabase } from './infra/unit-of-work.js';
 import { createKeyService } from './keys/key-service.js';
@@ -69,6 +72,8 @@ export interface ContainerOptions {
   redis?: boolean;
   /** The clock session lifetimes are measured on (tests move it instead of sleeping). */
   now?: () => Date;
+  /** Statements may run as long as they need (the CLI's bulk commands); requests keep the configured bound. */
+  unboundedStatements?: boolean;
 }
 
 /**
@@ -93,15 +98,24 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     });
     if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
   }
-  const dataSource: DataSource = await openDataSource({ url, poolSize: config.database.poolSize, entities, migrations });
+  let health: DependencyHealth | undefined;
+  const dataSource: DataSource = await openDataSource({
+    url, poolSize: config.database.poolSize, entities, migrations,
+    timeouts: { ...config.database, ...(options.unboundedStatements ? { statementTimeoutMs: 0 } : {}) },
+    onPoolError: (error) => health?.connectionLost('postgres', error),
+  });
   if (!options.migrate && await dataSource.showMigrations()) {
     await dataSource.destroy();
     await embedded?.stop();
     throw new Error('the database has pending migrations: run `npx portcullis migrate` first');
   }
   const redis: RedisClient | undefined = options.redis !== false && config.redisUrl
-    ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix })
+    ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, commandTimeout: config.redis.commandTimeoutMs })
     : undefined;
+  const postgresCheck = postgresProbe(url, config.http.readinessTimeoutMs);
+  const probes = [postgresCheck, ...(redis ? [redisProbe(redis, config.http.readinessTimeoutMs)] : [])];
+  health = createDependencyHealth({ logger, probes });
+  if (redis) watchRedis(redis, health);
 
   const db = createDatabase(dataSource, repositoriesFor);
   // One key per purpose, derived from the encryption key, so config holds a single secret.
@@ -236,10 +250,14 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     accountAdmin,
     securityNotices, knownDevices,
     altchaDifficulty, secondFactorGuard, secondFactorThrottle, lockoutRecords,
+    // Which dependency is down, for readiness, the error handler and the outage log (dependency-health.ts).
+    health, probes: health.readinessChecks(),
     async close(): Promise<void> {
       await notifier.drain();
       mailer.close();
+      health?.stop();
       if (redis) await redis.quit().catch(() => redis.disconnect());
+      await postgresCheck.close().catch(() => {});
       await dataSource.destroy();
       await embedded?.stop();
     },

@@ -11,7 +11,7 @@ import { subscribeTokenEvents } from './oidc/token-events.js';
 
 /** Everything that serves HTTP, built on a container: the provider host and the Koa app. */
 export async function createServer(container: Container) {
-  const { config, logger, dataSource, redis } = container;
+  const { config, logger } = container;
   let draining = false;
   // The service must not be able to rewrite its own audit trail: production refuses, elsewhere it warns.
   assertAuditPrivileges(await container.auditTrail.privileges(), { production: config.nodeEnv === 'production', logger });
@@ -20,7 +20,7 @@ export async function createServer(container: Container) {
   }
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
-  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService,
+  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService, health: container.health,
     onBuild: (provider) => {
       subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger });
       registerApiKeyExchange(provider, {
@@ -50,10 +50,9 @@ export async function createServer(container: Container) {
       intervalSeconds: config.cleanupIntervalSeconds, logger,
     })] : []),
   ];
-  const readiness = [
-    { name: 'postgres', check: async () => { await dataSource.query('SELECT 1'); } },
-    ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),
-  ];
+  // Bounded checks on their own connection (dependency-probes.ts): /readyz answers within a second
+  // whatever the state, and an exhausted request pool does not read as "PostgreSQL down".
+  const readiness = container.probes;
   const app = createApp({ container, host, render, readiness, isDraining: () => draining });
   return {
     app,

@@ -94,7 +94,11 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
    */
   async function liftLockout(email: string, accountId?: string): Promise<void> {
     const { config } = deps;
-    const redis = deps.redis ?? (config.redisUrl ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix }) : undefined);
+    const redis = deps.redis ?? (config.redisUrl ? createRedis(config.redisUrl, {
+      keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, commandTimeout: config.redis.commandTimeoutMs,
+    }) : undefined);
+    // The command's own rejection reports an outage; without a listener ioredis prints a stack on stderr.
+    if (redis && redis !== deps.redis) redis.on('error', () => {});
     try {
       await createLoginThrottleFor({ redis, dataSource: deps.dataSource, config }).unlock(email);
       if (accountId) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { safeEqual } from '../http/constant-time.js';
 import { BadRequestError, NotFoundError, assertThat } from '../errors/app-error.js';
 import { createKeyedCache } from '../infra/keyed-cache.js';
+import { isDependencyFailure } from '../infra/dependency-failure.js';
 import type { SecretBox } from '../infra/secret-box.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
@@ -127,6 +128,9 @@ export function createClientService({ db, secretBox, cacheSeconds = 0, clock }: 
   // secret each time was a quarter of a client-credentials grant's CPU (bench/results.md).
   const metadata = createKeyedCache({
     ttlMs: cacheSeconds * 1000, clock,
+    // With PostgreSQL down a client already known keeps authenticating (client credentials,
+    // introspection of Redis-held tokens) for up to an hour: README "Outages and degraded modes".
+    staleIfError: { accepts: isDependencyFailure, maxAgeMs: 3_600_000 },
     load: async (clientId: string) => {
       const client = await db.repos.clients.findById(clientId);
       if (!client) return undefined;

@@ -42,9 +42,21 @@ export const configSchema = z.object({
     embeddedPort: z.number().int().min(1024).max(65535),
     /** The schema owner's URL, used only to migrate; unset: migrations use databaseUrl (one role for both). */
     migrationUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    /** Longest wait for a pooled connection (and for a new one to connect); then the request gets a 503. */
+    acquireTimeoutMs: z.number().int().min(100).max(60_000),
+    /** Server-side statement_timeout; the client also gives up shortly after it (query_timeout). */
+    statementTimeoutMs: z.number().int().min(100).max(600_000),
+    /** idle_in_transaction_session_timeout: a transaction left idle this long is ended by PostgreSQL. */
+    idleInTransactionTimeoutMs: z.number().int().min(100).max(600_000),
   }),
   redisUrl: z.string().regex(/^(rediss?|redis-sentinel|redis-cluster):\/\//, 'must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL').optional(),
-  redis: z.object({ keyPrefix: z.string() }),
+  redis: z.object({
+    keyPrefix: z.string(),
+    /** Longest wait for a TCP connection to Redis. */
+    connectTimeoutMs: z.number().int().min(100).max(60_000),
+    /** A command (queued while reconnecting, or sent) fails after this long. */
+    commandTimeoutMs: z.number().int().min(50).max(60_000),
+  }),
   smtpUrl: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
   mailFrom: z.string().min(3),
   secrets: z.object({
@@ -59,6 +71,10 @@ export const configSchema = z.object({
     shutdownGraceSeconds: seconds,
     /** After SIGTERM, /readyz answers 503 this long before the listener closes, so load balancers notice. */
     drainDelaySeconds: z.number().int().min(0),
+    /** Retry-After of a 503 answered while a dependency (PostgreSQL, Redis) is unavailable. */
+    retryAfterSeconds: z.number().int().min(1).max(3600),
+    /** Each /readyz dependency check gives up after this long, so /readyz itself answers within it. */
+    readinessTimeoutMs: z.number().int().min(50).max(10_000),
   }),
   argon2: z.object({
     memoryCost: z.number().int().min(8192, 'at least 8 MiB (OWASP minimum is 19 MiB with t=2)'),

@@ -64,7 +64,7 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
     ctx.state.locale = negotiateLocale(ctx.get('accept-language'), config.branding.defaultLocale);
     await next();
   });
-  app.use(errorHandler(render));
+  app.use(errorHandler(render, { retryAfterSeconds: config.http.retryAfterSeconds, health: container.health }));
   app.use(createAdminApi(container));
   // Pages under /admin; it passes /admin/api/* on untouched, whatever the API above left unanswered.
   app.use(createAdminConsole({ container, host, csrf, render }));

@@ -32,7 +32,8 @@ export function requestContext(logger: Logger, trustedProxies: string[]): Middle
     try {
       await next();
     } finally {
-      const level = ctx.status >= 500 ? 'error' : 'info';
+      // A 503 is a dependency outage, logged once by the health tracker: its requests stay at warn.
+      const level = ctx.status === 503 ? 'warn' : ctx.status >= 500 ? 'error' : 'info';
       ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started), ip: ctx.state.clientIp }, 'request');
     }
   };

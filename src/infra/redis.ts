@@ -15,7 +15,13 @@ export function createRedis(url: string, options: RedisOptions = {}): RedisClien
   const auth = { username: decodeURIComponent(parsed.username) || undefined, password: decodeURIComponent(parsed.password) || undefined };
   // Auto-pipelining sends the commands issued in one event-loop tick in one write: introspection's
   // parallel lookups, a rate limit's and a session's reads cost one system call instead of several.
-  const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true, ...options };
+  // Fail fast during an outage: a command queued while reconnecting fails after one failed
+  // reconnection or commandTimeout, whichever comes first, so the offline queue never grows unbounded in time.
+  // Reconnection itself goes on forever (backoff capped at 1 s), so recovery needs no restart.
+  const base: RedisOptions = {
+    maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true,
+    connectTimeout: 2000, commandTimeout: 1000, retryStrategy: (times) => Math.min(times * 100, 1000), ...options,
+  };
   if (parsed.protocol === 'redis-cluster:') {
     // MULTI and scripts span a record, its pointers and its grant list: a hash tag keeps them in one slot.
     const keyPrefix = base.keyPrefix ? `{${base.keyPrefix}}` : '{pcl}';

@@ -1,6 +1,7 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Renderer } from '../http/render.js';
+import type { ErrorResponder } from '../http/error-renderer.js';
 import { accountClientMetadata } from '../account/account-session.js';
 import { translator } from '../i18n/i18n.js';
 import { acr } from '../mfa/mfa-policy.js';
@@ -43,10 +44,12 @@ export interface ConfigurationDeps {
   roles: RoleLookup;
   /** The APIs tokens can be issued for (resource indicators): built-in, config and registered. */
   apis: ApiLookup;
+  /** The app's one error renderer (error-renderer.ts): oidc-provider's error pages go through it. */
+  respondWithError?: ErrorResponder;
 }
 
 /** The declarative oidc-provider configuration: production settings only, nothing for development. */
-export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles: configuredRoles, apis }: ConfigurationDeps): Configuration {
+export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles: configuredRoles, apis, respondWithError }: ConfigurationDeps): Configuration {
   const https = config.issuer.startsWith('https://');
   const scopes = ['openid', 'offline_access', 'email', 'profile', 'roles'];
   // Portcullis protects its own admin API with its own tokens; only the `admin` role gets its scopes.
@@ -162,6 +165,10 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
       DeviceCode: 600,
     },
     async renderError(ctx: KoaContextWithOIDC, out, error) {
+      if (respondWithError) {
+        await respondWithError(ctx, error);
+        return;
+      }
       const status = (error as { statusCode?: number }).statusCode ?? 500;
       const t = translator(ctx.state.locale ?? config.branding.defaultLocale);
       await render(ctx, 'error', {

@@ -8,6 +8,9 @@ import type { KeyService } from '../keys/key-service.js';
 import { buildConfiguration } from './configuration.js';
 import type { RoleLookup } from './resource-servers.js';
 import { trackSessions, type SessionTracker } from './session-lifetime.js';
+import { createErrorResponder } from '../http/error-renderer.js';
+import type { DependencyHealth } from '../infra/dependency-health.js';
+import { isDependencyFailure } from '../infra/dependency-failure.js';
 
 export interface ProviderHostDeps {
   config: ResolvedConfig;
@@ -22,6 +25,8 @@ export interface ProviderHostDeps {
   logger: Logger;
   /** Records sign-ins and enforces idle timeout / lifetime (interaction-policy.ts). */
   sessions?: SessionTracker;
+  /** Counts dependency failures behind oidc-provider's own endpoints (dependency-health.ts). */
+  health?: DependencyHealth;
   /** Called with each new provider instance, e.g. to subscribe to its events. */
   onBuild?: (provider: Provider) => void;
 }
@@ -33,20 +38,36 @@ export interface ProviderHostDeps {
  */
 export async function createProviderHost(deps: ProviderHostDeps) {
   const { config, keys, logger } = deps;
+  // The app's one error renderer, also for oidc-provider's renderError and its JSON server_error.
+  const respondWithError = createErrorResponder({ render: deps.render, retryAfterSeconds: config.http.retryAfterSeconds, health: deps.health });
 
   function build(jwks: Configuration['jwks']): Provider {
-    const provider = new Provider(config.issuer, buildConfiguration({ ...deps, jwks }));
+    const provider = new Provider(config.issuer, buildConfiguration({ ...deps, jwks, respondWithError }));
     // X-Forwarded-* reach the provider only from trusted proxies: requestContext strips the rest.
     provider.proxy = true;
     // The outer app's request state (id, logger, CSP nonce, client IP) for oidc-provider's own pages.
+    // Outermost in oidc-provider's Koa app: nothing reaches its default error handler, and an
+    // endpoint whose store failed answers 503 temporarily_unavailable, not oidc-provider's
+    // generic server_error (its error handlers catch adapter errors and emit `server_error`, below).
     provider.use(async (ctx, next) => {
       Object.assign(ctx.state, (ctx.req as { outerState?: object }).outerState);
-      await next();
+      try {
+        await next();
+      } catch (error) {
+        if (!isDependencyFailure(error)) (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider unhandled error');
+        await respondWithError(ctx, error);
+        return;
+      }
+      const failure: unknown = ctx.state.dependencyFailure;
+      // Pages already went through renderError (configuration.ts) and answered 503; JSON is rewritten here.
+      if (failure !== undefined && ctx.status !== 503) await respondWithError(ctx, failure);
     });
     if (deps.sessions) provider.use(trackSessions(provider, deps.sessions, logger));
     deps.onBuild?.(provider);
     provider.on('server_error', (ctx, error) => {
-      (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider server error');
+      // A store outage is counted and logged once by the health tracker, not as a stack per request.
+      if (isDependencyFailure(error)) ctx.state.dependencyFailure = error;
+      else (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider server error');
     });
     return provider;
   }

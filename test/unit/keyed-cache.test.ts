@@ -50,4 +50,29 @@ describe('keyed cache', () => {
     for (const key of ['a', 'b', 'c', 'b', 'a']) await cache.get(key);
     expect(loads).toEqual(['a', 'b', 'c', 'a']);
   });
+
+  it('answers the last value when a reload fails with an accepted (outage) error, within maxAgeMs only', async () => {
+    const now = { ms: 0 };
+    let failure: Error | undefined;
+    const cache = createKeyedCache<string, string>({
+      ttlMs: 1000, clock: () => now.ms,
+      staleIfError: { accepts: (error) => (error as Error).message === 'store down', maxAgeMs: 5000 },
+      load: async (key) => { if (failure) throw failure; return `${key}@${now.ms}`; },
+    });
+    expect(await cache.get('a')).toBe('a@0');
+    failure = new Error('store down');
+    now.ms = 1500;
+    expect(await cache.get('a')).toBe('a@0');
+    now.ms = 2600;
+    expect(await cache.get('a')).toBe('a@0');
+    // Past maxAgeMs from the original load, the failure shows.
+    now.ms = 5001;
+    await expect(cache.get('a')).rejects.toThrow('store down');
+    // An error that is not an outage (a bug) is never hidden behind a stale value.
+    failure = undefined;
+    expect(await cache.get('a')).toBe('a@5001');
+    failure = new Error('bug');
+    now.ms = 6100;
+    await expect(cache.get('a')).rejects.toThrow('bug');
+  });
 });

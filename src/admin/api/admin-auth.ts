@@ -59,9 +59,10 @@ export function adminAuth({ issuer, keys, apiKeys, rbac, clients }: AdminAuthDep
   type Verified = { sub: string; clientId: string; scope: unknown; acr: unknown; amr: unknown };
 
   async function verified(token: string): Promise<Verified> {
+    // Read from the database, not over HTTP: this is the key set oidc-provider signs with. Outside
+    // the try: a database that is down is a 503, not an invalid token.
+    const jwks = createLocalJWKSet(await keys.publicJwks());
     try {
-      // Read from the database, not over HTTP: this is the key set oidc-provider signs with.
-      const jwks = createLocalJWKSet(await keys.publicJwks());
       const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' });
       const { sub, client_id: clientId, scope, acr, amr } = payload;
       if (typeof sub !== 'string' || typeof clientId !== 'string') throw new Error('no sub or client_id');

@@ -19,13 +19,18 @@ import { registerApiRoutes } from './admin-apis-routes.js';
 import { adminAuth, InsufficientScopeError, UnauthorizedError } from './admin-auth.js';
 import { registerClientRoutes } from './admin-client-routes.js';
 import { buildOpenApi } from './admin-openapi.js';
+import { createErrorResponder } from '../../http/error-renderer.js';
+import { isDependencyFailure } from '../../infra/dependency-failure.js';
+import type { DependencyHealth } from '../../infra/dependency-health.js';
 import type { RegisteredRoute } from './admin-route.js';
 
 /** Where the admin REST API lives. */
 export const adminApiPrefix = '/admin/api/v1';
 
 export interface AdminRouterDeps {
-  config: { issuer: string };
+  config: { issuer: string; http?: { retryAfterSeconds: number } };
+  /** Counts dependency failures (dependency-health.ts). */
+  health?: DependencyHealth;
   accounts: AccountService;
   accountAdmin: AccountAdminService;
   audit: Pick<AuditService<unknown>, 'query'>;
@@ -41,7 +46,7 @@ export interface AdminRouterDeps {
  * The admin REST API under /admin/api/v1. Its answers are always JSON, errors included: the app's
  * outer handler would show an HTML page to a caller sending `Accept: *\/*`, so errors are rendered here.
  */
-export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys, rateLimits }: AdminRouterDeps): Middleware {
+export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys, rateLimits, health }: AdminRouterDeps): Middleware {
   const router = new Router({ prefix: adminApiPrefix });
   const registry: RegisteredRoute[] = [];
   const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac, clients });
@@ -56,6 +61,7 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
   router.get('/openapi.json', (ctx) => { ctx.body = document; });
   const routes = router.routes();
   const allowed = router.allowedMethods();
+  const respondUnavailable = createErrorResponder({ retryAfterSeconds: config.http?.retryAfterSeconds ?? 5, health, json: true });
 
   return async (ctx, next) => {
     if (ctx.path !== adminApiPrefix && !ctx.path.startsWith(`${adminApiPrefix}/`)) return next();
@@ -68,10 +74,9 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
       if (ctx.status === 405) throw new AppError('method_not_allowed', 405, `${ctx.method} is not allowed here`);
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('not_found', 404, 'There is nothing at this address.');
     } catch (error) {
-      if (error instanceof ServiceUnavailableError) {
-        // The rate-limit store is down: fail closed, without details.
-        ctx.status = 503;
-        ctx.body = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Try again later.' };
+      if (error instanceof ServiceUnavailableError || isDependencyFailure(error)) {
+        // A store is down (the rate limiter fails closed): the one error renderer's 503, always JSON here.
+        await respondUnavailable(ctx, error);
         return;
       }
       if (!(error instanceof AppError) || !error.expose) {
