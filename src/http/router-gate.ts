@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { describedBy } from './route-table.js';
 
 /** The first segment of a path, lower-cased as the router matches: `/account` for `/Account/security`. */
 const firstSegment = (path: string) => `/${path.split('/')[1] ?? ''}`.toLowerCase();
@@ -15,9 +16,9 @@ export function gatedRouter(router: Router): Middleware {
   const routes = router.routes();
   const allowed = router.allowedMethods();
   const always = [...segments].some((segment) => segment.includes(':') || segment.includes('(') || segment === '/');
-  return async (ctx, next) => {
+  return describedBy(router, async (ctx, next) => {
     if (!always && !segments.has(firstSegment(ctx.path))) return next();
     // @koa/router's context types differ between routes() and allowedMethods(); the object is the same.
     await routes(ctx as never, () => allowed(ctx as never, next));
-  };
+  });
 }

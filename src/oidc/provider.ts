@@ -6,6 +6,7 @@ import type { Logger } from '../infra/logger.js';
 import type { ApiLookup } from '../apis/api-registry.js';
 import type { KeyService } from '../keys/key-service.js';
 import { buildConfiguration } from './configuration.js';
+import { publicCaching } from './public-caching.js';
 import type { RoleLookup } from './resource-servers.js';
 import { trackSessions, type SessionTracker } from './session-lifetime.js';
 
@@ -43,6 +44,7 @@ export async function createProviderHost(deps: ProviderHostDeps) {
       Object.assign(ctx.state, (ctx.req as { outerState?: object }).outerState);
       await next();
     });
+    provider.use(publicCaching());
     if (deps.sessions) provider.use(trackSessions(provider, deps.sessions, logger));
     deps.onBuild?.(provider);
     provider.on('server_error', (ctx, error) => {

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { describedBy } from '../../http/route-table.js';
 import type { Middleware } from 'koa';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { AccountAdminService } from '../account-admin-service.js';
@@ -57,7 +58,7 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
   const routes = router.routes();
   const allowed = router.allowedMethods();
 
-  return async (ctx, next) => {
+  return describedBy(router, async (ctx, next) => {
     if (ctx.path !== adminApiPrefix && !ctx.path.startsWith(`${adminApiPrefix}/`)) return next();
     ctx.set('Cache-Control', 'no-store');
     try {
@@ -86,5 +87,5 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
       ctx.status = error.status === 400 && error.code !== 'invalid_json' ? 422 : error.status;
       ctx.body = { error: error.code, error_description: error.message };
     }
-  };
+  });
 }
