@@ -68,12 +68,19 @@ function checkJson(value: unknown, at: string, depth: number): void {
   }
 }
 
-async function readRaw(req: IncomingMessage): Promise<Buffer> {
+async function readRaw(ctx: Context): Promise<Buffer> {
+  const tooLarge = () => {
+    // The rest of the body stays unread: the connection cannot carry another request.
+    ctx.set('Connection', 'close');
+    return new AppError('payload_too_large', 413, 'the request body is too large');
+  };
+  if ((ctx.request.length ?? 0) > inputLimits.maxBodyBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  // destroyOnReturn: false — destroying the request would destroy the socket before the 413 is sent.
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > inputLimits.maxBodyBytes) throw new AppError('payload_too_large', 413, 'the request body is too large');
+    if (size > inputLimits.maxBodyBytes) throw tooLarge();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -98,7 +105,7 @@ export function bufferedBody(req: IncomingMessage): Buffer | undefined {
 async function checkBody(ctx: Context): Promise<void> {
   const kind = ctx.is('application/x-www-form-urlencoded', 'application/json', '+json');
   if (!kind) return;
-  const raw = await readRaw(ctx.req);
+  const raw = await readRaw(ctx);
   rewind(ctx.req, raw);
   let text: string;
   try {
