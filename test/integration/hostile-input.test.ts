@@ -45,7 +45,7 @@ const refused: Record<string, Probe> = {
   'NUL in a path parameter': { pathValue: 'a%00b' },
   'a 1 MB form body': { body: `email=${'a'.repeat(1024 * 1024)}`, type: formType },
   'a 1 MB JSON body': { body: JSON.stringify({ email: 'a'.repeat(1024 * 1024) }), type: jsonType },
-  'a value over the length limit': { query: `state=${'a'.repeat(inputLimits.maxValueLength + 1)}` },
+  'a value over the length limit': { body: `state=${'a'.repeat(inputLimits.maxValueLength + 1)}`, type: formType },
 };
 
 /** Get past the edge: the handlers must answer them with a 4xx (or a 2xx/3xx), never a 5xx. */
