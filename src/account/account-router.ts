@@ -38,7 +38,9 @@ export function createAccountRouter(deps: InteractionDeps): Router {
 
   router.get('/callback', async (ctx) => {
     // A fixed message per error code: error_description is attacker-chosen text on our origin.
-    if (ctx.query.error !== undefined) throw new AppError('sign_in_failed', 400, tr(ctx, callbackMessage(ctx.query.error)));
+    if (ctx.query.error !== undefined) {
+      throw new AppError('sign_in_failed', 400, tr(ctx, callbackMessage(ctx.query.error)));
+    }
     const returnTo = finishAccountLogin(ctx, typeof ctx.query.state === 'string' ? ctx.query.state : undefined);
     ctx.redirect(returnTo ?? '/account');
   });

@@ -89,7 +89,8 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
     const known = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     const expose = known || (error as { expose?: boolean }).expose === true || (error as Error).name === 'ConfigError';
     // An unexpected error (a driver's, say) is described without its parameters (src/infra/safe-error.ts).
-    const message = (expose ? (error as Error).message : safeErrorMessage(error)).replace(/\. To specify a positional.*$/s, '').replace(/:\n\s*/, ': ').replace(/\n\s*/g, '; ');
+    const said = expose ? (error as Error).message : safeErrorMessage(error);
+    const message = said.replace(/\. To specify a positional.*$/s, '').replace(/:\n\s*/, ': ').replace(/\n\s*/g, '; ');
     writeError(`portcullis: ${expose ? message : `failed: ${message}`}`);
     return known ? 2 : 1;
   } finally {

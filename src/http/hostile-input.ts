@@ -53,7 +53,8 @@ function checkEncodedPairs(encoded: string, where: string): void {
 }
 
 function checkJson(value: unknown, at: string, depth: number): void {
-  if (depth > inputLimits.maxJsonDepth) throw refuse('the request body', `is nested deeper than ${inputLimits.maxJsonDepth} levels`);
+  const { maxJsonDepth } = inputLimits;
+  if (depth > maxJsonDepth) throw refuse('the request body', `is nested deeper than ${maxJsonDepth} levels`);
   if (typeof value === 'string') {
     const problem = problemWith(value);
     if (problem) throw refuse(`parameter "${at || 'body'}"`, problem);
@@ -94,7 +95,8 @@ function rewind(req: IncomingMessage, body: Buffer): void {
   (req as IncomingMessage & { [buffered]?: Buffer })[buffered] = body;
   Object.defineProperty(req, 'readable', { value: true, configurable: true });
   req.iterator = (options) => Readable.from([body]).iterator(options);
-  (req as unknown as Record<symbol, unknown>)[Symbol.asyncIterator] = () => Readable.from([body])[Symbol.asyncIterator]();
+  const iterable = req as unknown as Record<symbol, unknown>;
+  iterable[Symbol.asyncIterator] = () => Readable.from([body])[Symbol.asyncIterator]();
 }
 
 /** The body hostileInput already read and checked, if it did. */
@@ -144,7 +146,9 @@ function checkCookies(header: string): void {
   for (const pair of header.split(';')) {
     const [name = '', value = ''] = pair.trim().split(/=(.*)/s);
     // A cookie we set is printable ASCII; anything else was not set by us.
-    if (ownCookie.test(name) && !/^[\x21-\x7e]*$/.test(value)) throw refuse(`cookie "${name}"`, 'has characters outside printable ASCII');
+    if (ownCookie.test(name) && !/^[\x21-\x7e]*$/.test(value)) {
+      throw refuse(`cookie "${name}"`, 'has characters outside printable ASCII');
+    }
   }
 }
 

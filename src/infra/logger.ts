@@ -25,7 +25,8 @@ export const redactPaths = [
  * secret-bearing fields. `destination` is a file descriptor, or a stream (tests read the lines).
  */
 export function createLogger(level: string, destination: 1 | 2 | DestinationStream = 1): Logger {
-  const stream = typeof destination === 'number' ? pino.destination({ dest: destination, sync: destination === 2 }) : destination;
+  const stream = typeof destination === 'number'
+    ? pino.destination({ dest: destination, sync: destination === 2 }) : destination;
   return pino({
     level,
     base: { service: 'portcullis' },

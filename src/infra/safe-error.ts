@@ -104,7 +104,9 @@ function serialise(value: unknown, depth: number, seen: Set<unknown>): SafeError
   const frames = stackFrames(error.stack);
   if (frames) safe.stack = `${safe.type}: ${message}\n${frames}`;
   if (error.cause !== undefined) safe.cause = serialise(error.cause, depth + 1, seen);
-  if (Array.isArray(error.errors)) safe.errors = error.errors.slice(0, maxMembers).map((member) => serialise(member, depth + 1, seen));
+  if (Array.isArray(error.errors)) {
+    safe.errors = error.errors.slice(0, maxMembers).map((member) => serialise(member, depth + 1, seen));
+  }
   return safe;
 }
 

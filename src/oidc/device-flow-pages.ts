@@ -24,7 +24,8 @@ async function saveNewSession(ctx: KoaContextWithOIDC, config: ResolvedConfig): 
   const session = ctx.oidc?.session as unknown as NewSession | undefined;
   if (!session?.touched || typeof session.exp === 'number') return;
   const secure = config.issuer.startsWith('https://');
-  ctx.oidc.cookies.set(ctx.oidc.provider.cookieName('session'), session.id, { httpOnly: true, sameSite: 'lax', secure, signed: true });
+  const options = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+  ctx.oidc.cookies.set(ctx.oidc.provider.cookieName('session'), session.id, options);
   await session.save(config.ttl.session);
 }
 

@@ -12,6 +12,7 @@ export function publicCaching(maxAgeSeconds = 300): Middleware {
   return async (ctx, next) => {
     await next();
     const route = (ctx as { oidc?: { route?: string } }).oidc?.route;
-    if (ctx.status === 200 && route && publicRoutes.has(route)) ctx.set('Cache-Control', `public, max-age=${maxAgeSeconds}`);
+    if (ctx.status !== 200 || !route || !publicRoutes.has(route)) return;
+    ctx.set('Cache-Control', `public, max-age=${maxAgeSeconds}`);
   };
 }

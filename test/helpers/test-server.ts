@@ -10,7 +10,7 @@ import { createTestDatabase, testRedis } from './test-database.js';
 
 export interface TestServer {
   issuer: string;
-  /** Where it listens (the issuer's origin unless the issuer was overridden). */
+  /** Where it listens; `issuer` is the same, even when overrides set another (see container.config.issuer). */
   origin: string;
   container: Container;
   server: Server;
@@ -42,9 +42,9 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
   const httpServer = http.createServer();
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
-  const origin = `http://localhost:${port}`;
-  const { env, config, databaseUrl } = await testEnvironment({ issuer: origin, port, ...overrides }, options.shareWith?.env);
-  const { issuer } = config;
+  const issuer = `http://localhost:${port}`;
+  const origin = issuer;
+  const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
   const container = await createContainer(config, options.logger ?? createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
   httpServer.on('request', server.app.callback());
