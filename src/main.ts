@@ -5,6 +5,7 @@ import { loadConfig } from './config/load-config.js';
 import { resolveSecrets } from './config/resolve-secrets.js';
 import { createContainer } from './container.js';
 import { createLogger } from './infra/logger.js';
+import { safeErrorMessage } from './infra/safe-error.js';
 import { createServer } from './server.js';
 
 /**
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // The logger may not exist yet (bad configuration): one plain line on stderr, no stack for config errors.
-  const message = error instanceof Error ? error.message : String(error);
+  const message = safeErrorMessage(error);
   process.stderr.write(`portcullis: failed to start: ${message}\n`);
   process.exit(1);
 });

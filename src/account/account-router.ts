@@ -17,6 +17,16 @@ const profileForm = z.object({ csrf: z.string(), name: z.string().trim().max(200
 const passwordForm = z.object({ csrf: z.string(), current: z.string().min(1, 'pages.login.enter_password').max(4096), password: z.string().min(1, 'pages.login.enter_password').max(4096), signOutOthers: z.literal('on').optional() });
 const emailChangeForm = z.object({ csrf: z.string(), email: formEmailField(), password: z.string().min(1, 'pages.login.enter_password').max(4096) });
 
+const callbackMessages: Record<string, string> = {
+  access_denied: 'pages.account.callback.access_denied',
+  login_required: 'pages.account.callback.login_required',
+  consent_required: 'pages.account.callback.interaction_required',
+  interaction_required: 'pages.account.callback.interaction_required',
+  temporarily_unavailable: 'pages.account.callback.temporarily_unavailable',
+};
+const callbackMessage = (error: unknown) => (typeof error === 'string' && Object.hasOwn(callbackMessages, error)
+  ? callbackMessages[error]! : 'pages.account.callback.failed');
+
 /** Self-service pages for the signed-in person: profile, password, email. */
 export function createAccountRouter(deps: InteractionDeps): Router {
   const { csrf, render, config, passwordReset, emailChange, db } = deps;
@@ -29,7 +39,10 @@ export function createAccountRouter(deps: InteractionDeps): Router {
   router.use(csrf.issue);
 
   router.get('/callback', async (ctx) => {
-    if (typeof ctx.query.error === 'string') throw new AppError('sign_in_failed', 400, String(ctx.query.error_description ?? ctx.query.error));
+    // A fixed message per error code: error_description is attacker-chosen text on our origin.
+    if (ctx.query.error !== undefined) {
+      throw new AppError('sign_in_failed', 400, tr(ctx, callbackMessage(ctx.query.error)));
+    }
     const returnTo = finishAccountLogin(ctx, typeof ctx.query.state === 'string' ? ctx.query.state : undefined);
     ctx.redirect(returnTo ?? '/account');
   });

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config.js';
 import { resolveSecrets } from '../config/resolve-secrets.js';
 import { createContainer } from '../container.js';
 import { createLogger } from '../infra/logger.js';
+import { safeErrorMessage } from '../infra/safe-error.js';
 import { apiCommands } from './api-commands.js';
 import { apiKeyCommands } from './api-key-commands.js';
 import { auditCommands } from './audit-commands.js';
@@ -87,7 +88,9 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
   } catch (error) {
     const known = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     const expose = known || (error as { expose?: boolean }).expose === true || (error as Error).name === 'ConfigError';
-    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/:\n\s*/, ': ').replace(/\n\s*/g, '; ');
+    // An unexpected error (a driver's, say) is described without its parameters (src/infra/safe-error.ts).
+    const said = expose ? (error as Error).message : safeErrorMessage(error);
+    const message = said.replace(/\. To specify a positional.*$/s, '').replace(/:\n\s*/, ': ').replace(/\n\s*/g, '; ');
     writeError(`portcullis: ${expose ? message : `failed: ${message}`}`);
     return known ? 2 : 1;
   } finally {

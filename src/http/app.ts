@@ -17,6 +17,8 @@ import { createRecoveryRouter } from '../interactions/recovery-router.js';
 import type { ProviderHost } from '../oidc/provider.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler } from './error-handler.js';
+import { hostileInput } from './hostile-input.js';
+import { issuerPin } from './issuer-pin.js';
 import { createHealthRouter, type ReadinessCheck } from './health-router.js';
 import { viewsDir, type Renderer } from './render.js';
 import { requestContext } from './request-context.js';
@@ -65,6 +67,8 @@ export function createApp({ container, host, render, readiness, isDraining }: Ap
     await next();
   });
   app.use(errorHandler(render, { retryAfterSeconds: config.http.retryAfterSeconds, health: container.health }));
+  app.use(issuerPin(config.issuer));
+  app.use(hostileInput());
   app.use(createAdminApi(container));
   // Pages under /admin; it passes /admin/api/* on untouched, whatever the API above left unanswered.
   app.use(createAdminConsole({ container, host, csrf, render }));

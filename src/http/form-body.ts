@@ -1,9 +1,16 @@
 import type { Context } from 'koa';
 import { AppError } from '../errors/app-error.js';
+import { bufferedBody } from './hostile-input.js';
 
 const maxBytes = 64 * 1024;
 
 async function readBody(ctx: Context): Promise<string> {
+  // The edge (hostile-input.ts) has read and checked the body already.
+  const checked = bufferedBody(ctx.req);
+  if (checked) {
+    if (checked.length > maxBytes) throw new AppError('payload_too_large', 413, 'the request body is too large');
+    return checked.toString('utf8');
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {

@@ -11,6 +11,24 @@ function inputError(error: { name?: string; userCode?: string } | undefined): st
   return 'pages.device.failed';
 }
 
+interface NewSession { id: string; exp?: number; touched?: boolean; save(ttl: number): Promise<unknown> }
+
+/**
+ * oidc-provider's error handler for the device pages gives a never-saved Session a fresh xsrf
+ * secret after its session middleware has finished, and then `persist()` throws on it (no `exp`):
+ * an unknown /device/:uid or a bad POST /device became a 500. Saving it here, as the session
+ * middleware would have, keeps the form usable and the answer a 400.
+ * @see node_modules/oidc-provider/lib/shared/error_handler.js (generateXsrf after the session middleware)
+ */
+async function saveNewSession(ctx: KoaContextWithOIDC, config: ResolvedConfig): Promise<void> {
+  const session = ctx.oidc?.session as unknown as NewSession | undefined;
+  if (!session?.touched || typeof session.exp === 'number') return;
+  const secure = config.issuer.startsWith('https://');
+  const options = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+  ctx.oidc.cookies.set(ctx.oidc.provider.cookieName('session'), session.id, options);
+  await session.save(config.ttl.session);
+}
+
 /**
  * The hosted pages of the device authorization grant (RFC 8628 §3.3). oidc-provider hands each
  * page its form with the CSRF field (`xsrf`) already in it; our buttons submit that form.
@@ -20,6 +38,7 @@ export function deviceFlowPages(config: ResolvedConfig, render: Renderer) {
   return {
     async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out?: unknown, error?: unknown) {
       const message = inputError(error as { name?: string; userCode?: string } | undefined);
+      if (error) await saveNewSession(ctx, config);
       await render(ctx, 'interaction/device-input', {
         title: t(ctx)('pages.device.title'), form, formError: message ? t(ctx)(message) : undefined,
       }, message ? 400 : 200);

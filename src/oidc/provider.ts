@@ -6,6 +6,7 @@ import type { Logger } from '../infra/logger.js';
 import type { ApiLookup } from '../apis/api-registry.js';
 import type { KeyService } from '../keys/key-service.js';
 import { buildConfiguration } from './configuration.js';
+import { publicCaching } from './public-caching.js';
 import type { RoleLookup } from './resource-servers.js';
 import { trackSessions, type SessionTracker } from './session-lifetime.js';
 import { createErrorResponder } from '../http/error-renderer.js';
@@ -62,6 +63,7 @@ export async function createProviderHost(deps: ProviderHostDeps) {
       // Pages already went through renderError (configuration.ts) and answered 503; JSON is rewritten here.
       if (failure !== undefined && ctx.status !== 503) await respondWithError(ctx, failure);
     });
+    provider.use(publicCaching());
     if (deps.sessions) provider.use(trackSessions(provider, deps.sessions, logger));
     deps.onBuild?.(provider);
     provider.on('server_error', (ctx, error) => {

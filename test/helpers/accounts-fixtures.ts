@@ -259,7 +259,9 @@ export class ProxiedBrowserAgent extends BrowserAgent {
     // The proxy's public names: the issuer's, and the Host the browser sent (absolute redirects use it).
     const proxied = url.protocol === 'https:' && [new URL(this.issuer).host, new URL(this.origin).host].includes(url.host);
     const target = proxied ? new URL(`${url.pathname}${url.search}`, this.origin) : url;
-    return super.request(target, { ...init, headers: { 'x-forwarded-proto': 'https', ...init.headers } });
+    // A proxy passes the public host on (X-Forwarded-Host): the server answers only for the issuer's.
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': new URL(this.issuer).host };
+    return super.request(target, { ...init, headers: { ...forwarded, ...init.headers } });
   }
 }
 

@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config/load-config.js';
 import { resolveSecrets } from '../../src/config/resolve-secrets.js';
 import { createContainer, type Container } from '../../src/container.js';
-import { createLogger } from '../../src/infra/logger.js';
+import { createLogger, type Logger } from '../../src/infra/logger.js';
 import { createServer, type Server } from '../../src/server.js';
 import { createTestDatabase, testRedis } from './test-database.js';
 
 export interface TestServer {
   issuer: string;
+  /** Where it listens; `issuer` is the same, even when overrides set another (see container.config.issuer). */
+  origin: string;
   container: Container;
   server: Server;
   databaseUrl: string;
@@ -38,19 +40,20 @@ export async function testEnvironment(overrides: Record<string, unknown> = {}, s
 /** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
 export async function startTestServer(
   overrides: Record<string, unknown> = {},
-  options: { now?: () => Date; shareWith?: Pick<TestServer, 'env'>; port?: number } = {},
+  options: { now?: () => Date; shareWith?: Pick<TestServer, 'env'>; port?: number; logger?: Logger } = {},
 ): Promise<TestServer> {
   const httpServer = http.createServer();
   // `port`: the address an earlier server had, so a restored deployment keeps its issuer.
   await new Promise<void>((resolve) => httpServer.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://localhost:${port}`;
+  const origin = issuer;
   const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
-  const container = await createContainer(config, createLogger('silent'), { migrate: true, now: options.now });
+  const container = await createContainer(config, options.logger ?? createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
   httpServer.on('request', server.app.callback());
   return {
-    issuer, container, server, databaseUrl, env,
+    issuer, origin, container, server, databaseUrl, env,
     async close() {
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));

@@ -8,6 +8,7 @@
 import type Router from '@koa/router';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isRecentAuthGuard } from '../../src/account/recent-auth.js';
+import { routerOf } from '../../src/http/route-table.js';
 import { acr } from '../../src/mfa/mfa-policy.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
@@ -57,7 +58,7 @@ const notCredentialChanges: Record<string, string> = {
 /** Every route of every router the app mounts, with whether the recent-auth guard is on it. */
 function appRoutes(): Array<{ route: string; guarded: boolean }> {
   const routers = s.t.server.app.middleware
-    .map((middleware) => (middleware as { router?: Router }).router)
+    .map((middleware) => routerOf(middleware))
     .filter((router) => router !== undefined);
   expect(routers.length).toBeGreaterThan(5);
   const layers = routers.flatMap((router) => router.stack);

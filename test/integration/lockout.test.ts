@@ -110,8 +110,9 @@ describe('CAPTCHA escalation and rate limits (altcha, small limits, behind a tru
       http: { trustedProxies: ['127.0.0.1'] },
       rateLimits: { loginPerIp: { points: 5, durationSeconds: 120 }, loginPerAccount: { points: 5, durationSeconds: 120 } },
     });
-    // The trusted proxy is 127.0.0.1, so requests must come from exactly that address.
-    origin = `http://127.0.0.1:${new URL(s.t.issuer).port}`;
+    // The trusted proxy is 127.0.0.1, so requests must come from exactly that address: the server
+    // listens on 127.0.0.1 only, so the issuer's localhost reaches it from there (and its Host is the issuer's).
+    origin = s.t.issuer;
   });
   afterAll(() => s?.close());
 

@@ -52,7 +52,7 @@ async function startOutageServer(databaseUrl: string, redisUrl: string, override
   const server: Server = await createServer(container);
   httpServer.on('request', server.app.callback());
   return {
-    issuer, container, server, databaseUrl, env, lines,
+    issuer, origin: issuer, container, server, databaseUrl, env, lines,
     async close() {
       httpServer.closeAllConnections();
       await new Promise((resolve) => httpServer.close(resolve));

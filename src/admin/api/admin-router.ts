@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { describedBy } from '../../http/route-table.js';
 import type { Middleware } from 'koa';
 import type { AccountService } from '../../accounts/account-service.js';
 import type { AccountAdminService } from '../account-admin-service.js';
@@ -63,7 +64,7 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
   const allowed = router.allowedMethods();
   const respondUnavailable = createErrorResponder({ retryAfterSeconds: config.http?.retryAfterSeconds ?? 5, health, json: true });
 
-  return async (ctx, next) => {
+  return describedBy(router, async (ctx, next) => {
     if (ctx.path !== adminApiPrefix && !ctx.path.startsWith(`${adminApiPrefix}/`)) return next();
     ctx.set('Cache-Control', 'no-store');
     try {
@@ -91,5 +92,5 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
       ctx.status = error.status === 400 && error.code !== 'invalid_json' ? 422 : error.status;
       ctx.body = { error: error.code, error_description: error.message };
     }
-  };
+  });
 }

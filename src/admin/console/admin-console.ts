@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { describedBy } from '../../http/route-table.js';
 import type { Middleware } from 'koa';
 import { adminApiPrefix } from '../api/admin-router.js';
 import { requireAdmin } from './admin-guard.js';
@@ -39,11 +40,11 @@ export function createAdminConsole(deps: ConsoleDeps): Middleware {
 
   const routes = router.routes();
   const allowed = router.allowedMethods();
-  return async (ctx, next) => {
+  return describedBy(router, async (ctx, next) => {
     const path = ctx.path.toLowerCase();
     if (path !== '/admin' && !path.startsWith('/admin/')) return next();
     if (path === apiRoot || path.startsWith(`${apiRoot}/`)) return next();
     // @koa/router's context types differ between routes() and allowedMethods(); the object is the same.
     await routes(ctx as never, () => allowed(ctx as never, next));
-  };
+  });
 }
