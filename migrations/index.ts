@@ -9,6 +9,8 @@ import { ApiKeys1795000000007 } from './1795000000007-ApiKeys.js';
 import { Apis1795000000008 } from './1795000000008-Apis.js';
 import { AuditQueryIndexes1795000000009 } from './1795000000009-AuditQueryIndexes.js';
 import { ClientClaimSettings1795000000010 } from './1795000000010-ClientClaimSettings.js';
+import { Outbox1795000000013 } from './1795000000013-Outbox.js';
 
 /** Every migration in order; listed explicitly so no loader globs the file system. */
-export const migrations = [Initial1795000000000, HostedAccounts1795000000001, MultiFactor1795000000002, WebAuthnChallenges1795000000003, SessionMetadata1795000000004, ClientTokenSettings1795000000005, Rbac1795000000006, ApiKeys1795000000007, Apis1795000000008, AuditQueryIndexes1795000000009, ClientClaimSettings1795000000010];
+export const migrations = [Initial1795000000000, HostedAccounts1795000000001, MultiFactor1795000000002, WebAuthnChallenges1795000000003, SessionMetadata1795000000004, ClientTokenSettings1795000000005, Rbac1795000000006, ApiKeys1795000000007, Apis1795000000008, AuditQueryIndexes1795000000009, ClientClaimSettings1795000000010,
+  Outbox1795000000013];

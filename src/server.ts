@@ -39,6 +39,8 @@ export async function createServer(container: Container) {
     ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),
   ];
   const app = createApp({ container, host, render, readiness, isDraining: () => draining });
+  // Delivers email, SMS and account jobs; container.close() waits for the delivery in flight.
+  if (config.outbox.worker) container.outbox.start();
   return {
     app,
     host,
@@ -46,6 +48,7 @@ export async function createServer(container: Container) {
     startDraining() { draining = true; },
     stop() {
       host.stop();
+      void container.outbox.stop();
       for (const cleaner of cleaners) cleaner.stop();
     },
   };

@@ -1,7 +1,9 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, isLinkToken, issueLinkToken } from './account-tokens.js';
+import { jobContext } from './account-flow-deps.js';
+import { AccountJob } from './account-jobs.js';
+import { hashLinkToken, isLinkToken } from './account-tokens.js';
 import { assertPasswordAccepted } from './password-errors.js';
 
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
@@ -14,7 +16,7 @@ export interface ResetSecondFactor {
 }
 
 export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits: RateLimits; secondFactor: ResetSecondFactor }) {
-  const { db, hasher, policy, notifier, links, settings, rateLimits, revokeSessions } = deps;
+  const { db, hasher, policy, notifier, rateLimits, revokeSessions } = deps;
   const now = deps.now ?? (() => new Date());
 
   async function liveToken(token: string) {
@@ -32,18 +34,14 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
   }
 
   return {
-    /** Emails a reset link when the account exists; the caller shows the same page either way. */
+    /**
+     * Queues a reset for the worker, which emails a link when the account exists: the request does
+     * the same work (two limits, one INSERT) for every address, so neither the page nor its timing tells.
+     */
     async requestReset(email: string, context: FlowContext): Promise<void> {
       await rateLimits.consume('resetPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('resetPerAccount', email);
-      const account = await db.repos.accounts.findByEmail(email.trim());
-      if (!account || account.disabledAt) return;
-      const token = await db.transaction(async (repos) => {
-        const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'reset_password', email: account.email, ttlSeconds: settings.resetTtl, now: now() });
-        await repos.audit.append({ type: 'password.reset_requested', actor: 'anonymous', accountId: account.id, ...auditContext(context) });
-        return issued;
-      });
-      notifier.send('reset-password', account.email, context.locale, { link: links.resetPassword(token), expiresMinutes: Math.round(settings.resetTtl / 60) });
+      await notifier.enqueueJob(db.repos, AccountJob.passwordResetRequested, { email: email.trim(), context: jobContext(context) });
     },
 
     /** The account a live reset link belongs to, for the page that asks for the new password. */
