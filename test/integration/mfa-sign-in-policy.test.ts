@@ -141,7 +141,7 @@ describe('one-time codes at sign-in', () => {
     expect(claimsOf(tokens).acr).toBe(mfaAcr);
     expect(sms.refused).toBe(0);
     const events = await eventsOf(user);
-    expect(events.filter((e) => e.type === 'mfa.code_sent')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'mfa.code_issued')).toHaveLength(2);
     expect(events.at(-1)).toMatchObject({ type: 'mfa.challenge_passed', ip: '127.0.0.1', client_id: rp.clientId, details: { factorId, factorType: 'sms' } });
   });
 
