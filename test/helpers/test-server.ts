@@ -36,7 +36,11 @@ export async function testEnvironment(overrides: Record<string, unknown> = {}, s
 }
 
 /** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
-export async function startTestServer(overrides: Record<string, unknown> = {}, options: { now?: () => Date; shareWith?: TestServer } = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, unknown> = {}, options: {
+  now?: () => Date; shareWith?: TestServer;
+  /** Wraps the app's request handler (test/helpers/request-counter.ts counts each request's work with it). */
+  wrapHandler?: (handler: ReturnType<Server['app']['callback']>) => (req: http.IncomingMessage, res: http.ServerResponse) => void;
+} = {}): Promise<TestServer> {
   const httpServer = http.createServer();
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
@@ -44,7 +48,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
   const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
   const container = await createContainer(config, createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
-  httpServer.on('request', server.app.callback());
+  httpServer.on('request', options.wrapHandler ? options.wrapHandler(server.app.callback()) : server.app.callback());
   return {
     issuer, container, server, databaseUrl, env,
     async close() {
