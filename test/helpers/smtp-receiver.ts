@@ -14,7 +14,7 @@ export interface SmtpReceiver {
   waitFor(predicate: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
   /** The http(s) links of a message's text and HTML parts (HTML entities decoded), without duplicates. */
   linksIn(mail: ParsedMail): string[];
-  /** While refusing, every connection is turned away with 421 (service not available), as an SMTP outage answers. */
+  /** While refusing, new connections get 421 and messages on open ones 451 (service not available), as an outage answers. */
   setRefusing(refusing: boolean): void;
   /** Connections turned away while refusing. */
   refused: number;
@@ -54,6 +54,12 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
       if (!state.refusing) return callback();
       state.refused += 1;
       callback(Object.assign(new Error('service not available (test outage)'), { responseCode: 421 }));
+    },
+    // A pooled client keeps its connection: refuse each message on it too (a temporary failure, 451).
+    onMailFrom(_address, _session, callback) {
+      if (!state.refusing) return callback();
+      state.refused += 1;
+      callback(Object.assign(new Error('service not available (test outage)'), { responseCode: 451 }));
     },
     onData(stream, _session, callback) {
       simpleParser(stream).then((mail) => {
