@@ -33,6 +33,14 @@ export async function createServer(container: Container) {
       repository: { deleteExpired: (_batch, now) => container.sessionService.deleteExpired(now) },
       intervalSeconds: config.cleanupIntervalSeconds, logger,
     }),
+    // Delivered outbox messages past outbox.retentionDays; dead ones wait for `portcullis outbox retry`.
+    startExpiredModelCleaner({
+      repository: {
+        deleteExpired: (batch, now) => container.db.repos.outbox.deleteDeliveredBefore(
+          new Date((now ?? new Date()).getTime() - config.outbox.retentionDays * 86_400_000), batch),
+      },
+      intervalSeconds: config.cleanupIntervalSeconds, logger,
+    }),
   ];
   const readiness = [
     { name: 'postgres', check: async () => { await dataSource.query('SELECT 1'); } },

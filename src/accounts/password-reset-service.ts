@@ -24,12 +24,14 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
     return (await db.repos.accountTokens.findLive(hashLinkToken(token), 'reset_password', now())) ?? undefined;
   }
 
-  async function setPassword(accountId: string, password: string, type: 'password.reset' | 'password.changed', context: FlowContext, consume?: string) {
+  /** Sets the password, and queues the "password changed" notice in the same transaction. */
+  async function setPassword(account: { id: string; email: string }, password: string, type: 'password.reset' | 'password.changed', context: FlowContext, consume?: string) {
     const passwordHash = await hasher.hash(password);
     await db.transaction(async (repos) => {
       if (consume && !(await repos.accountTokens.consume(consume, 'reset_password', now()))) throw invalidLink();
-      await repos.accounts.update(accountId, { passwordHash, passwordChangedAt: now() });
-      await repos.audit.append({ type, actor: `account:${accountId}`, accountId, ...auditContext(context) });
+      await repos.accounts.update(account.id, { passwordHash, passwordChangedAt: now() });
+      await notifier.sendWithin(repos, 'password-changed', account.email, context.locale, {}, { accountId: account.id });
+      await repos.audit.append({ type, actor: `account:${account.id}`, accountId: account.id, ...auditContext(context) });
     });
   }
 
@@ -69,10 +71,9 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
         await rateLimits.consume('mfaPerAccount', account.id);
         if (!(await deps.secondFactor.verify(account, secondFactorCode, context))) throw new BadRequestError('mfa_code_invalid', 'That code is not valid.');
       }
-      await setPassword(account.id, password, 'password.reset', context, hashLinkToken(token));
+      await setPassword(account, password, 'password.reset', context, hashLinkToken(token));
       await revokeSessions(account.id);
       await db.repos.accountTokens.revokeAll(account.id, 'reset_password', now());
-      notifier.send('password-changed', account.email, context.locale, {});
     },
 
     /** Change with the current password; optionally ends every other session. */
@@ -82,11 +83,10 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
         throw new BadRequestError('current_password_invalid', 'The current password is incorrect.');
       }
       assertPasswordAccepted(await policy.check(input.password, { email: account.email, name: account.name }));
-      await setPassword(account.id, input.password, 'password.changed', context);
+      await setPassword(account, input.password, 'password.changed', context);
       if (input.signOutOthers) await revokeSessions(account.id, { keepSessionId: input.currentSessionId });
       // Refresh tokens always go: an app holding a grant from before the change must sign in again.
       await deps.revokeRefreshTokens(account.id);
-      notifier.send('password-changed', account.email, context.locale, {});
     },
   };
 }

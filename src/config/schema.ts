@@ -191,6 +191,8 @@ export const configSchema = z.object({
     backoffMaxSeconds: z.number().positive(),
     /** How long a claimed message stays reserved for its worker; longer than any one delivery takes. */
     leaseSeconds: seconds,
+    /** Days a delivered message is kept (for `outbox list`) before the cleaner deletes it. */
+    retentionDays: z.number().int().min(0).max(3650),
   }),
 });
 

@@ -114,6 +114,14 @@ export function createOutboxRepository(manager: EntityManager) {
       return count;
     },
 
+    /** Deletes up to `limit` messages delivered before `before` (dead ones stay for an operator). */
+    async deleteDeliveredBefore(before: Date, limit: number): Promise<number> {
+      const result: unknown = await manager.query(
+        `DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages
+          WHERE status = 'delivered' AND delivered_at < $1 LIMIT $2) RETURNING id`, [before, limit]);
+      return rowsOf(result).length;
+    },
+
     async findById(id: string): Promise<OutboxMessage | null> {
       const rows = await manager.query(`SELECT ${columns} FROM outbox_messages WHERE id = $1`, [id]) as OutboxRow[];
       return rows[0] ? fromRow(rows[0]) : null;
