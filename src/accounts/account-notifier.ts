@@ -11,6 +11,8 @@ export interface NotifierRepos { outbox: OutboxRepository; audit: { append(input
 
 export interface SendOptions { accountId?: string | null }
 
+const asJson = (payload: object) => payload as unknown as Record<string, unknown>;
+
 /**
  * Account email and SMS through the durable outbox (src/outbox/): a message is queued in
  * PostgreSQL and delivered by the outbox worker, with retries, so an SMTP outage never fails a
@@ -23,8 +25,11 @@ export function createAccountNotifier({ db, logger }: { db: Database<NotifierRep
   async function queueEmail<T extends EmailTemplate>(repos: NotifierRepos, template: T, to: string, locale: Locale,
     locals: EmailLocals[T], options: SendOptions = {}): Promise<string> {
     const payload: EmailPayload<T> = { template, to, locale, locals };
-    const id = await repos.outbox.insert({ kind: 'email', payload: payload as unknown as Record<string, unknown>, accountId: options.accountId });
-    await repos.audit.append({ type: 'email.queued', actor: 'system', accountId: options.accountId ?? undefined, details: { messageId: id, template } });
+    const id = await repos.outbox.insert({ kind: 'email', payload: asJson(payload), accountId: options.accountId });
+    await repos.audit.append({
+      type: 'email.queued', actor: 'system', accountId: options.accountId ?? undefined,
+      details: { messageId: id, template },
+    });
     return id;
   }
 
@@ -33,7 +38,8 @@ export function createAccountNotifier({ db, logger }: { db: Database<NotifierRep
      * Queues an email in a transaction of its own, without waiting (callers after a commit).
      * Prefer `sendWithin` inside the transaction that causes the email.
      */
-    send<T extends EmailTemplate>(template: T, to: string, locale: Locale, locals: EmailLocals[T], options: SendOptions = {}): void {
+    send<T extends EmailTemplate>(template: T, to: string, locale: Locale, locals: EmailLocals[T],
+      options: SendOptions = {}): void {
       const queued = db.transaction((repos) => queueEmail(repos, template, to, locale, locals, options))
         .then(() => undefined, (error: unknown) => logger.error({ err: error, template }, 'email could not be queued'))
         .finally(() => pending.delete(queued));
@@ -44,15 +50,18 @@ export function createAccountNotifier({ db, logger }: { db: Database<NotifierRep
     /** Queues a text message inside the caller's transaction; the text carries the code and is never logged. */
     async sendSmsWithin(repos: NotifierRepos, to: string, text: string, options: SendOptions = {}): Promise<string> {
       const payload: SmsPayload = { to, text };
-      const id = await repos.outbox.insert({ kind: 'sms', payload: payload as unknown as Record<string, unknown>, accountId: options.accountId });
-      await repos.audit.append({ type: 'sms.queued', actor: 'system', accountId: options.accountId ?? undefined, details: { messageId: id } });
+      const id = await repos.outbox.insert({ kind: 'sms', payload: asJson(payload), accountId: options.accountId });
+      await repos.audit.append({
+        type: 'sms.queued', actor: 'system', accountId: options.accountId ?? undefined, details: { messageId: id },
+      });
       return id;
     },
     /**
      * Queues account work for the worker (a job kind with a registered handler). One INSERT, no
      * audit: a request path that must cost the same for every identifier can call it unconditionally.
      */
-    async enqueueJob(repos: NotifierRepos, kind: string, payload: Record<string, unknown>, options: SendOptions = {}): Promise<string> {
+    async enqueueJob(repos: NotifierRepos, kind: string, payload: Record<string, unknown>,
+      options: SendOptions = {}): Promise<string> {
       return repos.outbox.insert({ kind, payload, accountId: options.accountId });
     },
     /** Waits until every `send` has been queued (shutdown). */

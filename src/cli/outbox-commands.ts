@@ -27,9 +27,13 @@ export const outboxCommands: Record<string, CliCommand> = {
     options: { status: { type: 'string' }, limit: { type: 'string' } },
     async run(container, values, _positionals, io) {
       const status = values.status as OutboxStatus | undefined;
-      if (status !== undefined && !statuses.includes(status)) throw new UsageError(`--status must be one of ${statuses.join(', ')}`);
+      if (status !== undefined && !statuses.includes(status)) {
+        throw new UsageError(`--status must be one of ${statuses.join(', ')}`);
+      }
       const limit = values.limit === undefined ? 50 : Number(values.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new UsageError('--limit must be a whole number from 1 to 1000');
+      }
       const messages = (await container.db.repos.outbox.list({ status, limit })).map(messageJson);
       print(io, { messages }, (r) => r.messages.map(messageLine).join('\n') || 'no messages');
     },

@@ -33,4 +33,5 @@ export function smsHandler({ sms }: { sms: SmsSender }) {
 }
 
 /** What the audit trail may say about an email: the template, never the locals (they hold links and codes). */
-export const describeEmail = (message: OutboxMessage) => ({ template: (message.payload as { template?: string }).template });
+export const describeEmail = (message: OutboxMessage) =>
+  ({ template: (message.payload as { template?: string }).template });

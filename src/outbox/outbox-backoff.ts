@@ -16,6 +16,7 @@ export function retryDelayMs(attempts: number, settings: BackoffSettings, random
  * every URL (a link may carry a token) and any six-digit run (a one-time code) taken out.
  */
 export function safeErrorText(error: unknown): string {
-  const raw = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  const named = (e: Error) => `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}`;
+  const raw = error instanceof Error ? named(error) : String(error);
   return raw.replace(/https?:\/\/\S+/g, '[link]').replace(/\b\d{6}\b/g, '[code]').replace(/\s+/g, ' ').slice(0, 300);
 }

@@ -31,6 +31,9 @@ export interface OutboxWorkerDeps<R extends OutboxRepos> {
   random?: () => number;
 }
 
+/** What a log line says of a message: never its payload (links, codes, addresses). */
+const logged = (message: OutboxMessage) => ({ outboxId: message.id, kind: message.kind, attempts: message.attempts });
+
 /** Polls outbox_messages (and wakes on this process's commits), delivering due messages with retries. */
 export function createOutboxWorker<R extends OutboxRepos>(deps: OutboxWorkerDeps<R>) {
   const { db, settings, logger } = deps;
@@ -67,17 +70,20 @@ export function createOutboxWorker<R extends OutboxRepos>(deps: OutboxWorkerDeps
     if (message.attempts < settings.maxAttempts && !aged) {
       const next = new Date(Date.now() + retryDelayMs(message.attempts, settings, deps.random));
       await db.repos.outbox.markFailed(message.id, reason, next);
-      logger.warn({ outboxId: message.id, kind: message.kind, attempts: message.attempts, error: reason }, 'outbox delivery failed; will retry');
+      logger.warn({ ...logged(message), error: reason }, 'outbox delivery failed; will retry');
       return;
     }
     await db.transaction(async (repos) => {
       await repos.outbox.markDead(message.id, reason);
       await repos.audit.append({
         type: `${options.auditAs ?? 'outbox'}.abandoned`, actor: 'system', accountId: message.accountId ?? undefined,
-        details: { messageId: message.id, kind: message.kind, attempts: message.attempts, error: reason, ...options.describe?.(message) },
+        details: {
+          messageId: message.id, kind: message.kind, attempts: message.attempts, error: reason,
+          ...options.describe?.(message),
+        },
       });
     });
-    logger.error({ outboxId: message.id, kind: message.kind, attempts: message.attempts, error: reason }, 'outbox message abandoned (dead)');
+    logger.error({ ...logged(message), error: reason }, 'outbox message abandoned (dead)');
   }
 
   /** One message: the handler and the "delivered" mark (and audit) in one transaction. */
