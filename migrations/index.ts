@@ -10,6 +10,7 @@ import { Apis1795000000008 } from './1795000000008-Apis.js';
 import { AuditQueryIndexes1795000000009 } from './1795000000009-AuditQueryIndexes.js';
 import { ClientClaimSettings1795000000010 } from './1795000000010-ClientClaimSettings.js';
 import { CanonicalIdentifiers1795000000011 } from './1795000000011-CanonicalIdentifiers.js';
+import { Outbox1795000000013 } from './1795000000013-Outbox.js';
 import { PrivilegedApis1795000000012 } from './1795000000012-PrivilegedApis.js';
 import { AuditCheckpoints1795000000014 } from './1795000000014-AuditCheckpoints.js';
 import { LockoutRecords1795000000017 } from './1795000000017-LockoutRecords.js';
@@ -21,6 +22,7 @@ export const migrations = [
   Apis1795000000008, AuditQueryIndexes1795000000009, ClientClaimSettings1795000000010,
   CanonicalIdentifiers1795000000011,
   PrivilegedApis1795000000012,
+  Outbox1795000000013,
   AuditCheckpoints1795000000014,
   LockoutRecords1795000000017,
 ];

@@ -43,6 +43,10 @@ import { createKnownDevices } from './sessions/known-devices.js';
 import { createWebAuthnService } from './mfa/webauthn.js';
 import { createOtpService, otpCodeHasher } from './mfa/otp-service.js';
 import { createSmsSender } from './infra/sms.js';
+import { accountJobHandlers } from './accounts/account-jobs.js';
+import { registerOutboxHandlers } from './outbox/register-handlers.js';
+import { outboxCommitSubscriber } from './outbox/outbox-repository.js';
+import { createOutboxWorker } from './outbox/outbox-worker.js';
 import { createWebAuthnChallengeStore } from './mfa/webauthn-challenge-store.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
 import { hashConcurrency } from './infra/concurrency-limit.js';
@@ -179,10 +183,11 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   });
 
   const mailer = createMailer({ smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir, logger });
-  const notifier = createAccountNotifier({
-    mailer, logger,
-    renderer: createEmailRenderer({ productName: config.branding.productName, issuer: config.issuer, primaryColor: config.branding.primaryColor, cache: config.nodeEnv !== 'development' }),
-  });
+  // Email, SMS and account jobs leave through the outbox; server.ts starts its worker.
+  dataSource.subscribers.push(outboxCommitSubscriber);
+  const notifier = createAccountNotifier({ db, logger });
+  const outbox = createOutboxWorker({ db, settings: config.outbox, logger });
+  const emailRenderer = createEmailRenderer({ productName: config.branding.productName, issuer: config.issuer, primaryColor: config.branding.primaryColor, cache: config.nodeEnv !== 'development' });
   const breachChecker = config.passwordPolicy.hibp.enabled
     ? createBreachChecker({ baseUrl: config.passwordPolicy.hibp.baseUrl, timeoutMs: config.passwordPolicy.hibp.timeoutMs, logger })
     : undefined;
@@ -222,8 +227,12 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   // The console provider logs codes: in production it means "no SMS", and the pages don't offer it.
   const smsEnabled = !(config.nodeEnv === 'production' && config.sms.provider === 'console');
   const smsUnavailable = { send: async () => { throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured'); } };
+  registerOutboxHandlers(outbox, {
+    mailer, renderer: emailRenderer, sms: smsEnabled ? createSmsSender(config.sms, { logger }) : smsUnavailable,
+    jobs: accountJobHandlers({ notifier, links: flowDeps.links, settings: config.accounts, lockoutMaxSeconds: config.lockout.maxSeconds }),
+  });
   const otp = createOtpService({
-    db, notifier, sms: smsEnabled ? createSmsSender(config.sms, { logger }) : smsUnavailable, hashCode: otpCodeHasher(derivedKey('one-time codes')),
+    db, notifier, smsAvailable: smsEnabled, hashCode: otpCodeHasher(derivedKey('one-time codes')),
     hashRecoveryCode, productName: config.branding.productName, issuer: config.issuer, notices: securityNotices,
   });
   const issuerUrl = new URL(config.issuer);
@@ -252,8 +261,11 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     altchaDifficulty, secondFactorGuard, secondFactorThrottle, lockoutRecords,
     // Which dependency is down, for readiness, the error handler and the outage log (dependency-health.ts).
     health, probes: health.readinessChecks(),
+    outbox,
     async close(): Promise<void> {
       await notifier.drain();
+      // Lets the delivery in flight finish before its connections go.
+      await outbox.stop();
       mailer.close();
       health?.stop();
       if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -21,9 +21,12 @@ import { createRoleRepository } from './rbac/role-repository.js';
 import { RoleEntity } from './rbac/role.entity.js';
 import { createSessionMetadataRepository } from './sessions/session-metadata-repository.js';
 import { SessionMetadataEntity } from './sessions/session-metadata.entity.js';
+import { createOutboxRepository } from './outbox/outbox-repository.js';
+import { OutboxMessageEntity } from './outbox/outbox-message.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity, ApiEntity];
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity, ApiEntity,
+  OutboxMessageEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */
 export function repositoriesFor(manager: EntityManager) {
@@ -40,6 +43,7 @@ export function repositoriesFor(manager: EntityManager) {
     sessionMetadata: createSessionMetadataRepository(manager),
     apiKeys: createApiKeyRepository(manager),
     apis: createApiRepository(manager),
+    outbox: createOutboxRepository(manager),
   };
 }
 

@@ -49,11 +49,21 @@ export async function createServer(container: Container) {
       repository: { deleteExpired: (_batch, now) => container.lockoutRecords!.deleteForgotten(now ?? new Date()) },
       intervalSeconds: config.cleanupIntervalSeconds, logger,
     })] : []),
+    // Delivered outbox messages past outbox.retentionDays; dead ones wait for `portcullis outbox retry`.
+    startExpiredModelCleaner({
+      repository: {
+        deleteExpired: (batch, now) => container.db.repos.outbox.deleteDeliveredBefore(
+          new Date((now ?? new Date()).getTime() - config.outbox.retentionDays * 86_400_000), batch),
+      },
+      intervalSeconds: config.cleanupIntervalSeconds, logger,
+    }),
   ];
   // Bounded checks on their own connection (dependency-probes.ts): /readyz answers within a second
   // whatever the state, and an exhausted request pool does not read as "PostgreSQL down".
   const readiness = container.probes;
   const app = createApp({ container, host, render, readiness, isDraining: () => draining });
+  // Delivers email, SMS and account jobs; container.close() waits for the delivery in flight.
+  if (config.outbox.worker) container.outbox.start();
   return {
     app,
     host,
@@ -61,6 +71,7 @@ export async function createServer(container: Container) {
     startDraining() { draining = true; },
     stop() {
       host.stop();
+      void container.outbox.stop();
       for (const cleaner of cleaners) cleaner.stop();
     },
   };

@@ -25,6 +25,11 @@ export interface AccountFlowDeps {
 /** Who is asking: recorded with every audit event, and the language for emails. */
 export interface FlowContext { ip?: string; userAgent?: string; clientId?: string; locale: Locale }
 
+/** A flow context as a job payload carries it: plain JSON, only the fields it has. */
+export function jobContext(context: FlowContext): FlowContext {
+  return JSON.parse(JSON.stringify({ ip: context.ip, userAgent: context.userAgent, clientId: context.clientId, locale: context.locale })) as FlowContext;
+}
+
 /** The audit fields a flow context contributes. */
 export function auditContext(context: FlowContext) {
   return { ip: context.ip, userAgent: context.userAgent, clientId: context.clientId };

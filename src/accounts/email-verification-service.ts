@@ -2,14 +2,15 @@ import { NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { emailKey } from '../identifiers/canonical-email.js';
 import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
-import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
+import { auditContext, jobContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { AccountJob } from './account-jobs.js';
+import { hashLinkToken, isLinkToken, isLiveLink } from './account-tokens.js';
 
 const invalidLink = () => new NotFoundError('link_invalid', 'This link is invalid, expired or already used.');
 
 /** Proves control of an address with a single-use, time-limited link (stored hashed). */
 export function createEmailVerificationService(deps: AccountFlowDeps & { rateLimits: RateLimits }) {
-  const { db, notifier, links, settings, rateLimits } = deps;
+  const { db, notifier, rateLimits } = deps;
   const now = deps.now ?? (() => new Date());
 
   return {
@@ -31,19 +32,16 @@ export function createEmailVerificationService(deps: AccountFlowDeps & { rateLim
       });
     },
 
-    /** Sends a fresh link; answers the same whether or not the address has an unverified account. */
+    /**
+     * Queues a fresh link for the worker, which sends it when the address has an unverified
+     * account: the request costs the same for every address. An address with no canonical form is
+     * refused before any counter.
+     */
     async resend(input: string, context: FlowContext & { returnTo?: string }): Promise<void> {
       const email = requireCanonicalEmail(input).canonical;
       await rateLimits.consume('resendPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('resendPerAccount', email);
-      const account = await db.repos.accounts.findByEmail(email);
-      if (!account || account.emailVerified || account.disabledAt) return;
-      const token = await db.transaction(async (repos) => {
-        const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'verify_email', email: account.email, ttlSeconds: settings.verificationTtl, now: now() });
-        await repos.audit.append({ type: 'email.verification_sent', actor: 'system', accountId: account.id, ...auditContext(context) });
-        return issued;
-      });
-      notifier.send('verify-email', account.email, context.locale, { link: links.verifyEmail(token, context.returnTo), expiresHours: Math.round(settings.verificationTtl / 3600) });
+      await notifier.enqueueJob(db.repos, AccountJob.verificationResendRequested, { email, returnTo: context.returnTo, context: jobContext(context) });
     },
   };
 }

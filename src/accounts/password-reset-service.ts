@@ -1,7 +1,9 @@
 import { BadRequestError, NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
-import { hashLinkToken, isLinkToken, issueLinkToken } from './account-tokens.js';
+import { jobContext } from './account-flow-deps.js';
+import { AccountJob } from './account-jobs.js';
+import { hashLinkToken, isLinkToken } from './account-tokens.js';
 import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
 import { assertPasswordAccepted } from './password-errors.js';
 import { changeNotice } from './security-notices.js';
@@ -16,7 +18,7 @@ export interface ResetSecondFactor {
 }
 
 export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits: RateLimits; secondFactor: ResetSecondFactor }) {
-  const { db, hasher, policy, notifier, links, settings, rateLimits, revokeSessions } = deps;
+  const { db, hasher, policy, notifier, rateLimits, revokeSessions, links } = deps;
   const now = deps.now ?? (() => new Date());
 
   async function liveToken(token: string) {
@@ -24,29 +26,28 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
     return (await db.repos.accountTokens.findLive(hashLinkToken(token), 'reset_password', now())) ?? undefined;
   }
 
-  async function setPassword(accountId: string, password: string, type: 'password.reset' | 'password.changed', context: FlowContext, consume?: string) {
+  /** Sets the password, and queues the "password changed" notice in the same transaction. */
+  async function setPassword(account: { id: string; email: string }, password: string, type: 'password.reset' | 'password.changed', context: FlowContext, consume?: string) {
     const passwordHash = await hasher.hash(password);
     await db.transaction(async (repos) => {
       if (consume && !(await repos.accountTokens.consume(consume, 'reset_password', now()))) throw invalidLink();
-      await repos.accounts.update(accountId, { passwordHash, passwordChangedAt: now() });
-      await repos.audit.append({ type, actor: `account:${accountId}`, accountId, ...auditContext(context) });
+      await repos.accounts.update(account.id, { passwordHash, passwordChangedAt: now() });
+      await notifier.sendWithin(repos, 'password-changed', account.email, context.locale, changeNotice(context, links, now()),
+        { accountId: account.id });
+      await repos.audit.append({ type, actor: `account:${account.id}`, accountId: account.id, ...auditContext(context) });
     });
   }
 
   return {
-    /** Emails a reset link when the account exists; the caller shows the same page either way. */
+    /**
+     * Queues a reset for the worker, which emails a link when the account exists: the request does
+     * the same work (two limits, one INSERT) for every address, so neither the page nor its timing tells.
+     */
     async requestReset(input: string, context: FlowContext): Promise<void> {
       const email = requireCanonicalEmail(input).canonical;
       await rateLimits.consume('resetPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('resetPerAccount', email);
-      const account = await db.repos.accounts.findByEmail(email);
-      if (!account || account.disabledAt) return;
-      const token = await db.transaction(async (repos) => {
-        const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'reset_password', email: account.email, ttlSeconds: settings.resetTtl, now: now() });
-        await repos.audit.append({ type: 'password.reset_requested', actor: 'anonymous', accountId: account.id, ...auditContext(context) });
-        return issued;
-      });
-      notifier.send('reset-password', account.email, context.locale, { link: links.resetPassword(token), expiresMinutes: Math.round(settings.resetTtl / 60) });
+      await notifier.enqueueJob(db.repos, AccountJob.passwordResetRequested, { email, context: jobContext(context) });
     },
 
     /** The account a live reset link belongs to, for the page that asks for the new password. */
@@ -74,10 +75,9 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
         await rateLimits.consume('mfaPerAccount', account.id);
         if (!(await deps.secondFactor.verify(account, secondFactorCode, context))) throw new BadRequestError('mfa_code_invalid', 'That code is not valid.');
       }
-      await setPassword(account.id, password, 'password.reset', context, hashLinkToken(token));
+      await setPassword(account, password, 'password.reset', context, hashLinkToken(token));
       await revokeSessions(account.id);
       await db.repos.accountTokens.revokeAll(account.id, 'reset_password', now());
-      notifier.send('password-changed', account.email, context.locale, changeNotice(context, links, now()));
     },
 
     /** Change with the current password; optionally ends every other session. */
@@ -87,11 +87,10 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
         throw new BadRequestError('current_password_invalid', 'The current password is incorrect.');
       }
       assertPasswordAccepted(await policy.check(input.password, { email: account.email, name: account.name }));
-      await setPassword(account.id, input.password, 'password.changed', context);
+      await setPassword(account, input.password, 'password.changed', context);
       if (input.signOutOthers) await revokeSessions(account.id, { keepSessionId: input.currentSessionId });
       // Refresh tokens always go: an app holding a grant from before the change must sign in again.
       await deps.revokeRefreshTokens(account.id);
-      notifier.send('password-changed', account.email, context.locale, changeNotice(context, links, now()));
     },
   };
 }

@@ -1,10 +1,11 @@
 import type { Config } from '../config/schema.js';
 import { NotFoundError } from '../errors/app-error.js';
 import type { RateLimits } from '../http/rate-limit.js';
-import { auditContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { auditContext, jobContext, type AccountFlowDeps, type FlowContext } from './account-flow-deps.js';
+import { AccountJob } from './account-jobs.js';
 import type { AccountService } from './account-service.js';
 import type { Account } from './account.entity.js';
-import { hashLinkToken, isLinkToken, isLiveLink, issueLinkToken } from './account-tokens.js';
+import { hashLinkToken, isLinkToken, isLiveLink } from './account-tokens.js';
 import type { BreachChecker } from './breach-checker.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { requireCanonicalEmail } from '../identifiers/email-refused-error.js';
@@ -32,20 +33,15 @@ const invalidLink = () => new NotFoundError('link_invalid', 'This link is invali
  * emails take the same path through the throttle, so neither answers nor lockouts reveal accounts.
  */
 export function createSignInService(deps: SignInDeps) {
-  const { db, accounts, throttle, rateLimits, notifier, links, settings } = deps;
+  const { db, accounts, throttle, rateLimits, notifier } = deps;
   const now = deps.now ?? (() => new Date());
 
-  /** The owner of a just-locked account gets one email with an unlock link. */
+  /**
+   * The owner of a just-locked account gets one email with an unlock link, from the worker: the
+   * throttle locks unknown addresses too, and the request must not show which ones have an owner.
+   */
   async function announceLock(email: string, lockSeconds: number | undefined, context: FlowContext): Promise<void> {
-    const account = await db.repos.accounts.findByEmail(email);
-    if (!account) return;
-    const token = await db.transaction(async (repos) => {
-      const issued = await issueLinkToken(repos.accountTokens, { accountId: account.id, purpose: 'unlock', email: account.email, ttlSeconds: settings.unlockTtl, now: now() });
-      await repos.audit.append({ type: 'account.locked', actor: 'system', accountId: account.id, ...auditContext(context), details: { lockSeconds: lockSeconds ?? null, permanent: lockSeconds === undefined } });
-      return issued;
-    });
-    const lockedMinutes = Math.ceil((lockSeconds ?? deps.lockout.maxSeconds) / 60);
-    notifier.send('account-locked', account.email, context.locale, { unlockLink: links.unlock(token), lockedMinutes });
+    await notifier.enqueueJob(db.repos, AccountJob.accountLockAnnounced, { email, lockSeconds: lockSeconds ?? null, context: jobContext(context) });
   }
 
   return {
@@ -101,8 +97,9 @@ export function createSignInService(deps: SignInDeps) {
       await db.transaction(async (repos) => {
         await repos.accounts.update(account.id, { passwordHash, passwordChangedAt: now() });
         await repos.audit.append({ type: 'password.changed', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { reason: 'breached' } });
+        await notifier.sendWithin(repos, 'password-changed', account.email, context.locale, changeNotice(context, deps.links, now()),
+          { accountId: account.id });
       });
-      notifier.send('password-changed', account.email, context.locale, changeNotice(context, links, now()));
     },
   };
 }

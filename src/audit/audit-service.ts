@@ -22,6 +22,15 @@ export const AuditEventType = {
   apiKeyCreated: 'api_key.created',
   apiKeyRotated: 'api_key.rotated',
   apiKeyRevoked: 'api_key.revoked',
+  // The outbox (src/outbox/): "queued" at enqueue, "delivered" or "abandoned" (dead) from the worker.
+  emailQueued: 'email.queued',
+  emailDelivered: 'email.delivered',
+  emailAbandoned: 'email.abandoned',
+  smsQueued: 'sms.queued',
+  smsDelivered: 'sms.delivered',
+  smsAbandoned: 'sms.abandoned',
+  outboxAbandoned: 'outbox.abandoned',
+  outboxRetried: 'outbox.retried',
 } as const;
 export type AuditEventTypeName = (typeof AuditEventType)[keyof typeof AuditEventType];
 

@@ -10,6 +10,7 @@ import { auditCommands } from './audit-commands.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-command.js';
 import { clientCommands } from './client-commands.js';
 import { keyCommands } from './key-commands.js';
+import { outboxCommands } from './outbox-commands.js';
 import { roleCommands } from './role-commands.js';
 import { seedCommand } from './seed-commands.js';
 import { userCommands } from './user-commands.js';
@@ -22,6 +23,7 @@ const groups: Record<string, Record<string, CliCommand>> = {
   apis: apiCommands,
   'api-keys': apiKeyCommands,
   audit: auditCommands,
+  outbox: outboxCommands,
 };
 
 const migrate: CliCommand = {

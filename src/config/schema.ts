@@ -219,6 +219,26 @@ export const configSchema = z.object({
   cleanupIntervalSeconds: seconds,
   /** How long a process trusts client metadata it read (0 = read every time); its own changes apply at once. */
   clientCacheSeconds: z.number().int().min(0).max(300),
+  /** The durable outbox for email, SMS and account jobs (src/outbox/, README "Outbox"). */
+  outbox: z.object({
+    /** Whether this process runs a delivery worker (every instance may: claims never overlap). */
+    worker: z.boolean(),
+    /** Longest wait between two looks at the table; a commit in this process wakes the worker at once. */
+    pollIntervalSeconds: z.number().positive().max(3600),
+    /** Messages claimed per look. */
+    batchSize: z.number().int().min(1).max(1000),
+    /** Attempts before a message is dead-lettered. */
+    maxAttempts: z.number().int().min(1).max(1000),
+    /** Age (since enqueue or an operator's retry) after which a failing message is dead-lettered. */
+    maxAgeSeconds: seconds,
+    /** First retry delay; each further one doubles, with jitter, up to backoffMaxSeconds. */
+    backoffBaseSeconds: z.number().positive(),
+    backoffMaxSeconds: z.number().positive(),
+    /** How long a claimed message stays reserved for its worker; longer than any one delivery takes. */
+    leaseSeconds: seconds,
+    /** Days a delivered message is kept (for `outbox list`) before the cleaner deletes it. */
+    retentionDays: z.number().int().min(0).max(3650),
+  }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -4,7 +4,7 @@ import type { AccountNotifier } from '../accounts/account-notifier.js';
 import type { SecurityNotices } from '../accounts/security-notices.js';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError, TooManyRequestsError } from '../errors/app-error.js';
 import { translator, type Locale } from '../i18n/i18n.js';
-import { maskPhone, type SmsSender } from '../infra/sms.js';
+import { maskPhone } from '../infra/sms.js';
 import type { Database } from '../infra/unit-of-work.js';
 import type { Repositories } from '../repositories.js';
 import type { MfaFactor } from './mfa-factor.entity.js';
@@ -12,7 +12,7 @@ import type { OtpChallengeRepository } from './otp-challenge-repository.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 
 /** The repositories this service needs; the container's set gains `otpChallenges` when it is registered. */
-export type OtpRepositories = Pick<Repositories, 'accounts' | 'mfaFactors' | 'recoveryCodes' | 'audit'> & { otpChallenges: OtpChallengeRepository };
+export type OtpRepositories = Pick<Repositories, 'accounts' | 'mfaFactors' | 'recoveryCodes' | 'audit' | 'outbox'> & { otpChallenges: OtpChallengeRepository };
 
 export interface OtpSettings {
   ttlSeconds: number;
@@ -28,10 +28,12 @@ export const defaultOtpSettings: OtpSettings = { ttlSeconds: 600, maxAttempts: 5
 
 export interface OtpServiceDeps {
   db: Database<OtpRepositories>;
-  notifier: Pick<AccountNotifier, 'send'>;
+  /** Codes leave through the outbox, queued in the transaction that stores their hash. */
+  notifier: Pick<AccountNotifier, 'sendWithin' | 'sendSmsWithin'>;
   /** Tells the owner a factor was added (the container always passes it). */
   notices?: Pick<SecurityNotices, 'factorAdded'>;
-  sms: SmsSender;
+  /** False when no SMS provider is configured: SMS factors are refused with 503 instead of queuing texts nobody sends. */
+  smsAvailable?: boolean;
   /** Keyed hash (HMAC under a server secret) of what is stored for a code: see otpCodeHasher. */
   hashCode: (input: string) => string;
   /** Keyed hash for recovery codes, issued with an account's first factor as TOTP enrolment does. */
@@ -93,8 +95,12 @@ export function createOtpService(deps: OtpServiceDeps) {
     return factor;
   }
 
-  /** Inside the caller's transaction: throttle, then store a fresh code's hash and audit the send. */
-  async function issue(repos: OtpRepositories, factor: Pick<MfaFactor, 'id' | 'accountId' | 'type'>, context: FlowContext) {
+  /**
+   * Inside the caller's transaction: throttle, store a fresh code's hash, audit it, and queue the
+   * email or text that carries it, so the code and its message commit together.
+   */
+  async function issue(repos: OtpRepositories, factor: Pick<MfaFactor, 'id' | 'accountId' | 'type' | 'phone'>, context: FlowContext) {
+    if (factor.type === 'sms' && deps.smsAvailable === false) throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured');
     const at = now();
     await repos.otpChallenges.lockAccount(factor.accountId);
     const last = await repos.otpChallenges.latest(factor.id);
@@ -111,27 +117,25 @@ export function createOtpService(deps: OtpServiceDeps) {
       id, accountId: factor.accountId, factorId: factor.id, codeHash: deps.hashCode(`${id}:${code}`),
       expiresAt: new Date(at.getTime() + settings.ttlSeconds * 1000), createdAt: at,
     });
-    await repos.audit.append({ type: 'mfa.code_sent', actor: actorOf(factor.accountId), accountId: factor.accountId, ...auditContext(context), details: { factorId: factor.id, factorType: factor.type } });
-    return { code, challenge };
+    const expiresMinutes = Math.round(settings.ttlSeconds / 60);
+    let sentTo: string;
+    if (factor.type === 'sms') {
+      await deps.notifier.sendSmsWithin(repos, factor.phone!, smsText(code, expiresMinutes, context.locale), { accountId: factor.accountId });
+      sentTo = maskPhone(factor.phone!);
+    } else {
+      const account = await repos.accounts.findById(factor.accountId);
+      if (!account) throw new NotFoundError('account_not_found', 'No such account.');
+      await deps.notifier.sendWithin(repos, 'mfa-code', account.email, context.locale, { code, expiresMinutes }, { accountId: account.id });
+      sentTo = maskEmail(account.email);
+    }
+    // "issued", not "sent": the outbox worker records the delivery (sms.delivered, email.delivered).
+    await repos.audit.append({ type: 'mfa.code_issued', actor: actorOf(factor.accountId), accountId: factor.accountId, ...auditContext(context), details: { factorId: factor.id, factorType: factor.type } });
+    return { challenge, sentTo };
   }
 
-  /** Delivers a code after its transaction committed: a slow provider must not hold locks. */
-  async function deliver(factor: Pick<MfaFactor, 'id' | 'accountId' | 'type' | 'phone'>, code: string, expiresAt: Date, locale: Locale): Promise<CodeSent> {
-    const expiresMinutes = Math.round(settings.ttlSeconds / 60);
-    const resendAt = new Date(now().getTime() + settings.resendSeconds * 1000);
-    if (factor.type === 'sms') {
-      try {
-        await deps.sms.send(factor.phone!, smsText(code, expiresMinutes, locale));
-      } catch (error) {
-        // The stored code stays and counts towards the throttle, so a failing provider isn't hammered.
-        throw new ServiceUnavailableError('sms_unavailable', 'The text message could not be sent. Please try again later.', { cause: error });
-      }
-      return { factorId: factor.id, sentTo: maskPhone(factor.phone!), expiresAt, resendAt };
-    }
-    const account = await db.repos.accounts.findById(factor.accountId);
-    if (!account) throw new NotFoundError('account_not_found', 'No such account.');
-    deps.notifier.send('mfa-code', account.email, locale, { code, expiresMinutes });
-    return { factorId: factor.id, sentTo: maskEmail(account.email), expiresAt, resendAt };
+  /** What the person is told once the code's message is queued. */
+  function codeSent(factorId: string, sentTo: string, expiresAt: Date): CodeSent {
+    return { factorId, sentTo, expiresAt, resendAt: new Date(now().getTime() + settings.resendSeconds * 1000) };
   }
 
   function smsText(code: string, count: number, locale: Locale): string {
@@ -142,7 +146,7 @@ export function createOtpService(deps: OtpServiceDeps) {
 
   /** Creates an unconfirmed factor and sends its first code, or refuses a duplicate. */
   async function enrol(accountId: string, type: OtpFactorType, phone: string | null, context: FlowContext): Promise<CodeSent> {
-    const { factor, code, challenge } = await db.transaction(async (repos) => {
+    const { factor, challenge, sentTo } = await db.transaction(async (repos) => {
       // Locked before the duplicate check, so two parallel enrolments of one number can't both pass it.
       await repos.otpChallenges.lockAccount(accountId);
       const existing = await repos.mfaFactors.listConfirmed(accountId);
@@ -155,7 +159,7 @@ export function createOtpService(deps: OtpServiceDeps) {
       const inserted = await repos.mfaFactors.insert({ accountId, type, name, phone, createdAt: now() });
       return { factor: inserted, ...await issue(repos, inserted, context) };
     });
-    return deliver(factor, code, challenge.expiresAt, context.locale);
+    return codeSent(factor.id, sentTo, challenge.expiresAt);
   }
 
   /** Spends one guess on the factor's newest code. */
@@ -204,8 +208,8 @@ export function createOtpService(deps: OtpServiceDeps) {
     /** Sends a fresh code for a confirmed factor (or one being enrolled); throttled per factor and per account. */
     async sendCode(accountId: string, factorId: string, context: FlowContext): Promise<CodeSent> {
       const factor = await usableFactor(accountId, factorId, 'any');
-      const { code, challenge } = await db.transaction((repos) => issue(repos, factor, context));
-      return deliver(factor, code, challenge.expiresAt, context.locale);
+      const { challenge, sentTo } = await db.transaction((repos) => issue(repos, factor, context));
+      return codeSent(factor.id, sentTo, challenge.expiresAt);
     },
 
     /** True once for the right code of a confirmed factor; the caller adds `otpAmr(factor.type)` to the session's amr. */

@@ -304,6 +304,8 @@ export interface SmsWebhook {
   refused: number;
   /** The code of the newest text to `to`. */
   lastCode(to: string): string;
+  /** The code of the next text to `to` not returned by nextCode before, waiting (bounded) for the outbox to deliver it. */
+  nextCode(to: string, timeoutMs?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -334,8 +336,22 @@ export async function startSmsWebhook(secret: string): Promise<SmsWebhook> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const read = new Map<string, number>();
   return Object.assign(state, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sms`,
+    async nextCode(to: string, timeoutMs = 10_000): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      const seen = read.get(to) ?? 0;
+      for (;;) {
+        const texts = state.texts.filter((message) => message.to === to);
+        if (texts.length > seen) {
+          read.set(to, texts.length);
+          return /^(\d{6}) /.exec(texts.at(-1)!.text)![1]!;
+        }
+        if (Date.now() > deadline) throw new Error(`no new text to ${to} within ${timeoutMs} ms: ${JSON.stringify(state.texts)}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
     lastCode(to: string): string {
       const text = state.texts.filter((message) => message.to === to).at(-1)?.text;
       const code = text && /^(\d{6}) /.exec(text)?.[1];

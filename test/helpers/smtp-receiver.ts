@@ -14,6 +14,10 @@ export interface SmtpReceiver {
   waitFor(predicate: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
   /** The http(s) links of a message's text and HTML parts (HTML entities decoded), without duplicates. */
   linksIn(mail: ParsedMail): string[];
+  /** While refusing, new connections get 421 and messages on open ones 451 (service not available), as an outage answers. */
+  setRefusing(refusing: boolean): void;
+  /** Connections turned away while refusing. */
+  refused: number;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,7 @@ export function linksIn(mail: ParsedMail): string[] {
 export async function startSmtpReceiver(): Promise<SmtpReceiver> {
   const messages: ParsedMail[] = [];
   const arrivals = new EventEmitter();
+  const state = { refusing: false, refused: 0 };
   const server = new SMTPServer({
     secure: false,
     authOptional: true,
@@ -45,6 +50,17 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
     logger: false,
     // A pooled client may keep its connection open; close() should not wait the default 30 s for it.
     closeTimeout: 200,
+    onConnect(_session, callback) {
+      if (!state.refusing) return callback();
+      state.refused += 1;
+      callback(Object.assign(new Error('service not available (test outage)'), { responseCode: 421 }));
+    },
+    // A pooled client keeps its connection: refuse each message on it too (a temporary failure, 451).
+    onMailFrom(_address, _session, callback) {
+      if (!state.refusing) return callback();
+      state.refused += 1;
+      callback(Object.assign(new Error('service not available (test outage)'), { responseCode: 451 }));
+    },
     onData(stream, _session, callback) {
       simpleParser(stream).then((mail) => {
         messages.push(mail);
@@ -59,6 +75,8 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
 
   return {
     url: `smtp://127.0.0.1:${port}`,
+    setRefusing(refusing) { state.refusing = refusing; },
+    get refused() { return state.refused; },
     messages,
     linksIn,
     waitFor(predicate, timeoutMs = 10_000) {

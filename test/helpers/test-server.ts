@@ -40,7 +40,11 @@ export async function testEnvironment(overrides: Record<string, unknown> = {}, s
 /** The whole app on a real database (and Redis when configured), listening on a free loopback port. */
 export async function startTestServer(
   overrides: Record<string, unknown> = {},
-  options: { now?: () => Date; shareWith?: Pick<TestServer, 'env'>; port?: number; logger?: Logger } = {},
+  options: {
+    now?: () => Date; shareWith?: Pick<TestServer, 'env'>; port?: number; logger?: Logger;
+    /** Wraps the app's request handler (test/helpers/request-counter.ts counts each request's work with it). */
+    wrapHandler?: (handler: ReturnType<Server['app']['callback']>) => (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  } = {},
 ): Promise<TestServer> {
   const httpServer = http.createServer();
   // `port`: the address an earlier server had, so a restored deployment keeps its issuer.
@@ -51,7 +55,7 @@ export async function startTestServer(
   const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
   const container = await createContainer(config, options.logger ?? createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
-  httpServer.on('request', server.app.callback());
+  httpServer.on('request', options.wrapHandler ? options.wrapHandler(server.app.callback()) : server.app.callback());
   return {
     issuer, origin, container, server, databaseUrl, env,
     async close() {

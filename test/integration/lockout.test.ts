@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { BrowserAgent, type PageResponse } from '../helpers/browser-agent.js';
 import {
   alertText, auditEvents, createAccount, linkIn, mailTo, messagesTo, normalisePage, solveAltcha, spendLink, startAccountsServer,
@@ -94,7 +95,8 @@ describe('account lockout (captcha off, generous rate limits)', () => {
     // Four plain failures; the fifth failure placed the lock and every other attempt met it.
     expect(statuses.filter((status) => status === 400)).toHaveLength(4);
     expect(statuses.filter((status) => status === 429)).toHaveLength(16);
-    const events = await auditEvents(s.t, user.id);
+    // The lock is announced by the outbox worker, just after the answer.
+    const events = await eventually(() => auditEvents(s.t, user.id), (rows) => rows.some((e) => e.type === 'account.locked'));
     expect(events.filter((e) => e.type === 'login.failed')).toHaveLength(5);
     expect(events.filter((e) => e.type === 'account.locked')).toHaveLength(1);
     expect((await submitLogin(agent, page, user)).status).toBe(429);

@@ -73,7 +73,7 @@ async function withTotp(user: User) {
 async function withSms(user: User) {
   const phone = uniquePhone();
   const { factorId } = await s.t.container.otp.enrolSms(user.id, phone, context);
-  await s.t.container.otp.confirm(user.id, factorId, sms.lastCode(phone), context);
+  await s.t.container.otp.confirm(user.id, factorId, await sms.nextCode(phone), context);
   advance(31);
   return { phone, factorId };
 }
@@ -129,7 +129,7 @@ describe('one-time codes at sign-in', () => {
     expect(sent.status).toBe(200);
     expect(sent.html).toContain('We sent a 6-digit code to');
     expect(formValue(sent.html, 'factorId')).toBe(factorId);
-    const code = sms.lastCode(phone);
+    const code = await sms.nextCode(phone);
     const resend = await submitForm(agent, page, '/mfa/send', {});
     expect(resend.status).toBe(429);
     expect(Number(resend.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -141,7 +141,7 @@ describe('one-time codes at sign-in', () => {
     expect(claimsOf(tokens).acr).toBe(mfaAcr);
     expect(sms.refused).toBe(0);
     const events = await eventsOf(user);
-    expect(events.filter((e) => e.type === 'mfa.code_sent')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'mfa.code_issued')).toHaveLength(2);
     expect(events.at(-1)).toMatchObject({ type: 'mfa.challenge_passed', ip: '127.0.0.1', client_id: rp.clientId, details: { factorId, factorType: 'sms' } });
   });
 
@@ -166,7 +166,7 @@ describe('one-time codes at sign-in', () => {
     const agent = new BrowserAgent();
     const { request, page } = await passwordStep(agent, user);
     const sent = await submitForm(agent, page, '/mfa/send', {});
-    const code = sms.lastCode(phone);
+    const code = await sms.nextCode(phone);
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     for (let attempt = 0; attempt < 5; attempt++) {
       const refused = await answerChallenge(agent, sent, { method: 'otp', factorId, code: wrong });
@@ -182,7 +182,7 @@ describe('one-time codes at sign-in', () => {
     advance(31);
     const again = await submitForm(agent, dead, '/mfa/send', {});
     expect(again.status).toBe(200);
-    const posted = await answerChallenge(agent, again, { method: 'otp', factorId, code: sms.lastCode(phone) });
+    const posted = await answerChallenge(agent, again, { method: 'otp', factorId, code: await sms.nextCode(phone) });
     expect(claimsOf(await request.redeem(await callbackFrom(agent, posted.location!))).amr).toEqual(['pwd', 'sms', 'mfa']);
   });
 });

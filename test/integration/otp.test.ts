@@ -6,7 +6,11 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountNotifier } from '../../src/accounts/account-notifier.js';
 import type { FlowContext } from '../../src/accounts/account-flow-deps.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { createEmailRenderer } from '../../src/email/email-renderer.js';
+import { outboxCommitSubscriber } from '../../src/outbox/outbox-repository.js';
+import { createOutboxWorker, type OutboxWorker } from '../../src/outbox/outbox-worker.js';
+import { registerOutboxHandlers } from '../../src/outbox/register-handlers.js';
 import { openDataSource, type DataSource } from '../../src/infra/data-source.js';
 import { createMailer, type Mailer } from '../../src/infra/email.js';
 import { createSmsSender, webhookSignature } from '../../src/infra/sms.js';
@@ -16,6 +20,7 @@ import { createOtpService, otpAmr, otpCodeHasher, type OtpRepositories, type Otp
 import { recoveryCodeHasher } from '../../src/mfa/recovery-codes.js';
 import { entities, repositoriesFor } from '../../src/repositories.js';
 import { startSmtpReceiver, type ParsedMail, type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import { eventually } from '../helpers/eventually.js';
 import { createTestDatabase } from '../helpers/test-database.js';
 
 const hashKey = randomBytes(32).toString('hex');
@@ -28,6 +33,8 @@ let smtp: SmtpReceiver;
 let mailer: Mailer;
 let smsHook: { url: string; texts: Array<{ to: string; text: string }>; failNext: boolean; close(): Promise<void> };
 let service: OtpService;
+let worker: OutboxWorker<OtpRepositories>;
+const outboxSettings = loadConfig({ env: { NODE_ENV: 'test' } }).outbox;
 // The service's clock: tests move it instead of sleeping.
 let clock = new Date();
 const tick = (seconds: number) => { clock = new Date(clock.getTime() + seconds * 1000); };
@@ -69,15 +76,23 @@ beforeAll(async () => {
   const logger = pino({ level: 'silent' });
   mailer = createMailer({ smtpUrl: smtp.url, mailFrom: 'Portcullis <no-reply@id.example.test>', dataDir: os.tmpdir(), logger });
   const renderer = createEmailRenderer({ productName: 'Portcullis Test', issuer: 'https://id.example.test' });
-  service = createOtpService({
-    db, notifier: createAccountNotifier({ mailer, renderer, logger }),
+  // Codes leave through the outbox: a worker delivers them as the server's would, retrying quickly here.
+  dataSource.subscribers.push(outboxCommitSubscriber);
+  worker = createOutboxWorker({ db, logger, settings: { ...outboxSettings, pollIntervalSeconds: 0.05, backoffBaseSeconds: 0.05 } });
+  registerOutboxHandlers(worker, {
+    mailer, renderer, jobs: [],
     sms: createSmsSender({ provider: 'webhook', url: smsHook.url, secret: webhookSecret, timeoutMs: 5000 }, { logger }),
+  });
+  worker.start();
+  service = createOtpService({
+    db, notifier: createAccountNotifier({ db, logger }),
     hashCode: otpCodeHasher(hashKey), hashRecoveryCode: recoveryCodeHasher('recovery-key'),
     productName: 'Portcullis Test', issuer: 'https://id.example.test', now: () => clock,
   });
 });
 
 afterAll(async () => {
+  await worker?.stop();
   mailer?.close();
   await smtp?.close();
   await smsHook?.close();
@@ -99,10 +114,13 @@ async function nextEmailCode(address: string): Promise<{ code: string; mail: Par
   return { code: /^\s+(\d{6})$/m.exec(mail.text ?? '')![1]!, mail };
 }
 
-/** The code in the latest text message the webhook received for `to`. */
-function lastSmsCode(to: string): string {
-  const text = smsHook.texts.filter((message) => message.to === to).at(-1)!.text;
-  return /^(\d{6}) /.exec(text)![1]!;
+const smsSeen = new Map<string, number>();
+/** The code in the next text message to `to` that this test file hasn't read yet (the worker delivers it). */
+async function nextSmsCode(to: string): Promise<string> {
+  const seen = smsSeen.get(to) ?? 0;
+  const texts = await eventually(async () => smsHook.texts.filter((message) => message.to === to), (list) => list.length > seen);
+  smsSeen.set(to, texts.length);
+  return /^(\d{6}) /.exec(texts.at(-1)!.text)![1]!;
 }
 
 const uniquePhone = () => `+4477009${String(randomBytes(3).readUIntBE(0, 3) % 100_000).padStart(5, '0')}`;
@@ -112,7 +130,7 @@ async function withSmsFactor() {
   const account = await newAccount();
   const phone = uniquePhone();
   const { factorId } = await service.enrolSms(account.id, phone, context);
-  await service.confirm(account.id, factorId, lastSmsCode(phone), context);
+  await service.confirm(account.id, factorId, await nextSmsCode(phone), context);
   tick(31);
   return { account, phone, factorId };
 }
@@ -151,10 +169,10 @@ describe('email one-time codes', () => {
     expect(await service.verifyCode(account.id, sent.factorId, latest, context)).toBe(false);
     expect(otpAmr('email')).toBe('otp');
 
-    const events = await auditTypes(account.id);
+    const events = (await auditTypes(account.id)).filter((event) => event.type.startsWith('mfa.'));
     expect(events.map((event) => event.type)).toEqual([
-      'mfa.code_sent', 'mfa.enrolment_failed', 'mfa.enrolled', 'mfa.code_sent', 'mfa.challenge_failed',
-      'mfa.code_sent', signIn === latest ? 'mfa.challenge_passed' : 'mfa.challenge_failed',
+      'mfa.code_issued', 'mfa.enrolment_failed', 'mfa.enrolled', 'mfa.code_issued', 'mfa.challenge_failed',
+      'mfa.code_issued', signIn === latest ? 'mfa.challenge_passed' : 'mfa.challenge_failed',
       signIn === latest ? 'mfa.challenge_failed' : 'mfa.challenge_passed', 'mfa.challenge_failed',
     ]);
     expect(events.find((event) => event.type === 'mfa.challenge_passed')).toMatchObject({ ip: '192.0.2.7', details: { factorId: sent.factorId, factorType: 'email' } });
@@ -169,15 +187,15 @@ describe('SMS one-time codes through the webhook provider', () => {
     expect(sent.sentTo).toBe('+44••••••••56');
     const factor = await db.repos.mfaFactors.findById(account.id, sent.factorId);
     expect(factor).toMatchObject({ type: 'sms', phone: '+447700900456', confirmedAt: null });
+    const code = await nextSmsCode('+447700900456');
     const text = smsHook.texts.at(-1)!;
     expect(text.to).toBe('+447700900456');
-    const code = lastSmsCode('+447700900456');
     expect(text.text).toBe(`${code} is your Portcullis Test verification code. It expires in 10 minutes. Never share it.\n\n@id.example.test #${code}`);
     await service.confirm(account.id, sent.factorId, code, context);
 
     tick(31);
     await service.sendCode(account.id, sent.factorId, context);
-    const signIn = lastSmsCode('+447700900456');
+    const signIn = await nextSmsCode('+447700900456');
     expect(await service.verifyCode(account.id, sent.factorId, ` ${signIn.slice(0, 3)} ${signIn.slice(3)} `, context)).toBe(true);
     expect(await service.verifyCode(account.id, sent.factorId, signIn, context)).toBe(false);
     expect(otpAmr('sms')).toBe('sms');
@@ -192,10 +210,19 @@ describe('SMS one-time codes through the webhook provider', () => {
     expect(await dataSource.query(`SELECT id FROM mfa_factors WHERE account_id = $1`, [account.id])).toEqual([]);
   });
 
-  it('reports a failing provider as 503 sms_unavailable', async () => {
-    const { account, factorId } = await withSmsFactor();
+  it('retries a text the provider refused, delivers it once, and audits queued then delivered', async () => {
+    const { account, phone, factorId } = await withSmsFactor();
     smsHook.failNext = true;
-    await expect(service.sendCode(account.id, factorId, context)).rejects.toMatchObject({ code: 'sms_unavailable', status: 503 });
+    await service.sendCode(account.id, factorId, context);
+    const code = await nextSmsCode(phone);
+    expect(await service.verifyCode(account.id, factorId, code, context)).toBe(true);
+    const [row] = await dataSource.query(
+      `SELECT status, attempts, last_error FROM outbox_messages WHERE kind = 'sms' AND account_id = $1 ORDER BY created_at DESC LIMIT 1`, [account.id]);
+    expect(row).toMatchObject({ status: 'delivered', attempts: 2, last_error: null });
+    const events = await eventually(() => auditTypes(account.id), (list) => list.filter((e) => e.type === 'sms.delivered').length === 2);
+    expect(events.filter((e) => e.type === 'sms.queued')).toHaveLength(2);
+    // A refused attempt is not an event: only the final outcome is.
+    expect(JSON.stringify(events)).not.toContain(code);
   });
 });
 
@@ -203,7 +230,7 @@ describe('attempt limits', () => {
   it('kills a code after five wrong guesses, even if the sixth is right; a new code works', async () => {
     const { account, phone, factorId } = await withSmsFactor();
     await service.sendCode(account.id, factorId, context);
-    const code = lastSmsCode(phone);
+    const code = await nextSmsCode(phone);
     for (let i = 0; i < 5; i += 1) expect(await service.verifyCode(account.id, factorId, wrong(code), context)).toBe(false);
     expect(await service.verifyCode(account.id, factorId, code, context)).toBe(false);
     expect((await challengeRows(factorId)).at(-1)).toMatchObject({ attempts: 5, consumed_at: null });
@@ -212,13 +239,13 @@ describe('attempt limits', () => {
 
     tick(31);
     await service.sendCode(account.id, factorId, context);
-    expect(await service.verifyCode(account.id, factorId, lastSmsCode(phone), context)).toBe(true);
+    expect(await service.verifyCode(account.id, factorId, await nextSmsCode(phone), context)).toBe(true);
   });
 
   it('never counts more than five attempts under parallel guessing', async () => {
     const { account, phone, factorId } = await withSmsFactor();
     await service.sendCode(account.id, factorId, context);
-    const code = lastSmsCode(phone);
+    const code = await nextSmsCode(phone);
     const guesses = Array.from({ length: 12 }, (_, i) => String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0'));
     expect(await Promise.all(guesses.map((guess) => service.verifyCode(account.id, factorId, guess, context)))).toEqual(guesses.map(() => false));
     expect((await challengeRows(factorId)).at(-1)).toMatchObject({ attempts: 5, consumed_at: null });
@@ -233,7 +260,7 @@ describe('attempt limits', () => {
     for (let trial = 0; trial < 4; trial += 1) {
       const { account, phone, factorId } = await withSmsFactor();
       await service.sendCode(account.id, factorId, context);
-      const code = lastSmsCode(phone);
+      const code = await nextSmsCode(phone);
       const guesses = [1, 2, 3, 4, 5].map((n) => String((Number(code) + n) % 1_000_000).padStart(6, '0'));
       guesses.splice(trial, 0, code);
       const results = await Promise.all(guesses.map((guess) => service.verifyCode(account.id, factorId, guess, context)));
@@ -246,7 +273,7 @@ describe('attempt limits', () => {
   it('lets only one of several parallel right guesses pass', async () => {
     const { account, phone, factorId } = await withSmsFactor();
     await service.sendCode(account.id, factorId, context);
-    const code = lastSmsCode(phone);
+    const code = await nextSmsCode(phone);
     const results = await Promise.all(Array.from({ length: 6 }, () => service.verifyCode(account.id, factorId, code, context)));
     expect(results.filter(Boolean)).toHaveLength(1);
   });
@@ -255,7 +282,7 @@ describe('attempt limits', () => {
     const { account, phone, factorId } = await withSmsFactor();
     await service.sendCode(account.id, factorId, context);
     tick(601);
-    expect(await service.verifyCode(account.id, factorId, lastSmsCode(phone), context)).toBe(false);
+    expect(await service.verifyCode(account.id, factorId, await nextSmsCode(phone), context)).toBe(false);
     const last = (await auditTypes(account.id)).at(-1)!;
     expect(last).toMatchObject({ type: 'mfa.challenge_failed', details: { reason: 'unavailable' } });
   });
@@ -309,7 +336,7 @@ describe('storage', () => {
   it('stores a keyed hash bound to the challenge, never the code', async () => {
     const { account, phone, factorId } = await withSmsFactor();
     await service.sendCode(account.id, factorId, context);
-    const code = lastSmsCode(phone);
+    const code = await nextSmsCode(phone);
     const row = (await challengeRows(factorId)).at(-1)!;
     expect(row.code_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(row.code_hash).not.toContain(code);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
   accountRow, alertText, auditEvents, createAccount, fieldError, linkIn, mailTo, messagesTo, normalisePage, solveAltcha,
@@ -56,9 +57,11 @@ describe('registration with email and password', () => {
     // The link carries the sign-in in progress, so the person can continue it after verifying.
     expect(link.searchParams.get('return')).toBe(page.url.pathname.split('/')[2]);
 
-    const events = await auditEvents(s.t, account.id);
-    expect(events.map((event) => event.type)).toEqual(['account.registered', 'email.verification_sent']);
-    for (const event of events) expect(event).toMatchObject({ ip: '127.0.0.1', user_agent: userAgent });
+    // The worker records the delivery once SMTP accepted the message: "queued" first, never "sent" before it is.
+    const events = await eventually(() => auditEvents(s.t, account.id), (rows) => rows.some((event) => event.type === 'email.delivered'));
+    expect(events.map((event) => event.type)).toEqual(['account.registered', 'email.queued', 'email.delivered']);
+    expect(events[0]).toMatchObject({ ip: '127.0.0.1', user_agent: userAgent });
+    expect(events[1]!.details).toMatchObject({ template: 'verify-email' });
   });
 
   it('keeps the name optional', async () => {
