@@ -10,7 +10,7 @@ import { apiChoicesFor, maxExpiryDays, parseNewKey, type ApiChoice, type ApiSour
 import { requireRecentAuth } from './recent-auth.js';
 import { requireSignedIn } from './signed-in.js';
 
-export interface ApiKeysRouterDeps extends InteractionDeps {
+export interface ApiKeysRouterDeps extends Omit<InteractionDeps, 'apis'> {
   apiKeys: ApiKeyService;
   apis: ApiSource;
   permissions: PermissionLookup;

@@ -54,3 +54,22 @@ export function privilegedAccessRefusal({ api, client, subject }: PrivilegedAcce
   }
   return undefined;
 }
+
+/** The `resource` parameter of an authorization request as a list (RFC 8707 §2 allows it more than once). */
+export function resourcesOf(resource: unknown): string[] {
+  if (typeof resource === 'string') return [resource];
+  return Array.isArray(resource) ? resource.filter((value): value is string => typeof value === 'string') : [];
+}
+
+/**
+ * Whether an authorization request asks an allowed client's tokens for a privileged API: the
+ * sign-in must then pass a second factor now (a trusted device doesn't count), as for
+ * `acr_values=urn:portcullis:acr:mfa`, so the code it ends with can be exchanged. A client that
+ * is not allowed is refused at the resource (privilegedAccessRefusal) whatever the sign-in proves.
+ */
+export async function requestsPrivilegedApi(resource: unknown, client: unknown,
+  apis: { find(identifier: string): Promise<{ privileged: boolean } | undefined> }): Promise<boolean> {
+  if (!clientMayUsePrivilegedApis(client)) return false;
+  const found = await Promise.all(resourcesOf(resource).map((identifier) => apis.find(identifier)));
+  return found.some((api) => api?.privileged === true);
+}

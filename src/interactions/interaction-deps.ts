@@ -9,4 +9,6 @@ export type InteractionDeps = Pick<Container,
   | 'altchaDifficulty' | 'secondFactorGuard'
 > & { host: ProviderHost; csrf: Csrf; render: Renderer }
   // Sign-in from a browser not seen before (interactions/new-device-notice.ts).
-  & Pick<Container, 'knownDevices' | 'securityNotices'>;
+  & Pick<Container, 'knownDevices' | 'securityNotices'>
+  // A request for a privileged API needs a second factor now (apis/privileged-api-policy.ts).
+  & Pick<Container, 'apis'>;

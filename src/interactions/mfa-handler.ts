@@ -5,6 +5,7 @@ import type { Account } from '../accounts/account.entity.js';
 import { signedInWithin } from '../account/recent-auth.js';
 import { AppError } from '../errors/app-error.js';
 import { readForm } from '../http/form-body.js';
+import { requestsPrivilegedApi } from '../apis/privileged-api-policy.js';
 import { acr, mfaRequired, requestsMfa } from '../mfa/mfa-policy.js';
 import { otpAmr } from '../mfa/otp-service.js';
 import { SecondFactorLockedError } from '../mfa/second-factor-guard.js';
@@ -45,7 +46,7 @@ export function loginResult(pending: Pick<PendingSignIn, 'accountId' | 'remember
  * of an existing session, only a session signed in within `mfa.recentAuthSeconds`.
  */
 export function createMfaHandlers(deps: InteractionDeps) {
-  const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits, secondFactorGuard } = deps;
+  const { host, csrf, render, mfa, accounts, config, trustedDevices, rateLimits, secondFactorGuard, apis } = deps;
   const newDeviceNotice = createNewDeviceNotice(deps);
 
   async function finish(ctx: Context, pending: Pick<PendingSignIn, 'accountId' | 'remember' | 'amr' | 'stepUp'>, secondFactor: string[]) {
@@ -77,12 +78,14 @@ export function createMfaHandlers(deps: InteractionDeps) {
   /** Sends the sign-in to the second factor when one is due, or finishes it with the first. */
   async function afterFirstFactor(ctx: Context, details: InteractionDetails, client: Client, account: Account, pending: Omit<PendingSignIn, 'step'>) {
     const factors = await mfa.listFactors(account.id);
-    const required = mfaRequired({
+    // Tokens for a privileged API need a factor passed now: the same as an explicit step-up.
+    const privileged = await requestsPrivilegedApi(details.params.resource, client, apis);
+    const required = privileged || mfaRequired({
       accountRequiresMfa: account.mfaRequired, roles: await accounts.rolesOf(account.id), requiredRoles: config.mfa.requiredRoles,
       clientRequiresMfa: client['require_mfa'] === true, acrValues: details.params.acr_values as string | undefined,
     });
     if (!factors.length && !required) return finish(ctx, pending, []);
-    const stepUp = requestsMfa(details.params.acr_values);
+    const stepUp = privileged || requestsMfa(details.params.acr_values);
     if (factors.length && !stepUp && trustedDevices.isTrusted(ctx, account.id, account.trustedDeviceEpoch)) return finish(ctx, pending, ['mfa']);
     if (!factors.length) return startEnrolment(ctx, details.uid, { ...pending, step: 'mfa_enrol' }, account);
     await savePending(ctx, { ...pending, step: 'mfa' });

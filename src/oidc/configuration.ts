@@ -142,7 +142,7 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
         },
       },
     },
-    interactions: { policy: createInteractionPolicy({ requireVerifiedEmail: config.accounts.requireVerifiedEmail }), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: createInteractionPolicy({ requireVerifiedEmail: config.accounts.requireVerifiedEmail, apis }), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     acrValues: [acr.password, acr.mfa],
     ttl: {
       AuthorizationCode: config.ttl.authorizationCode,

@@ -1,4 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { requestsPrivilegedApi } from '../apis/privileged-api-policy.js';
 import { acr, performedSecondFactor, requestsMfa } from '../mfa/mfa-policy.js';
 import { sessionLifetimeCheck } from './session-lifetime.js';
 import { verifiedEmailCheck } from './verified-email-check.js';
@@ -12,14 +13,18 @@ const { Check, base } = interactionPolicy;
  * always requires one; and one whose email is unverified, when the client needs it verified
  * (see verified-email-check.ts). Without them an existing session would satisfy any client.
  */
-export function createInteractionPolicy(options: { requireVerifiedEmail: boolean }) {
+export function createInteractionPolicy(options: {
+  requireVerifiedEmail: boolean;
+  /** The API registry: a request for a privileged API is a step-up (privileged-api-policy.ts). */
+  apis: Parameters<typeof requestsPrivilegedApi>[2];
+}) {
   const policy = base();
   policy.get('login')!.checks.add(sessionLifetimeCheck());
   policy.get('login')!.checks.add(verifiedEmailCheck(options.requireVerifiedEmail));
-  policy.get('login')!.checks.add(new Check('mfa_required', 'a second factor is required', (ctx: KoaContextWithOIDC) => {
+  policy.get('login')!.checks.add(new Check('mfa_required', 'a second factor is required', async (ctx: KoaContextWithOIDC) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
-    const stepUp = requestsMfa(params?.acr_values);
+    const stepUp = requestsMfa(params?.acr_values) || await requestsPrivilegedApi(params?.resource, client, options.apis);
     const wanted = stepUp || (client as { require_mfa?: boolean } | undefined)?.require_mfa === true;
     if (!wanted) return Check.NO_NEED_TO_PROMPT;
     if (session.acr !== acr.mfa) return Check.REQUEST_PROMPT;

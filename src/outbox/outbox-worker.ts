@@ -149,7 +149,7 @@ export function createOutboxWorker<R extends OutboxRepos>(deps: OutboxWorkerDeps
       unsubscribe = onOutboxEnqueued(wake);
       running = loop();
     },
-    /** Delivers what is due now, in the caller's turn (tests, and the CLI's `outbox deliver`). */
+    /** Delivers what is due now, in the caller's turn (tests). */
     deliverDue,
     /** Stops after the delivery in flight; claimed messages not yet started go back to the table. */
     async stop(): Promise<void> {
