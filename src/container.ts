@@ -186,7 +186,7 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   // Email, SMS and account jobs leave through the outbox; server.ts starts its worker.
   dataSource.subscribers.push(outboxCommitSubscriber);
   const notifier = createAccountNotifier({ db, logger });
-  const outbox = createOutboxWorker({ db, settings: config.outbox, logger });
+  const outbox = createOutboxWorker({ db, settings: config.outbox, logger, health });
   const emailRenderer = createEmailRenderer({ productName: config.branding.productName, issuer: config.issuer, primaryColor: config.branding.primaryColor, cache: config.nodeEnv !== 'development' });
   const breachChecker = config.passwordPolicy.hibp.enabled
     ? createBreachChecker({ baseUrl: config.passwordPolicy.hibp.baseUrl, timeoutMs: config.passwordPolicy.hibp.timeoutMs, logger })

@@ -1,5 +1,6 @@
 import type { AuditEventInput } from '../audit/audit-chain.js';
 import type { Config } from '../config/schema.js';
+import { isDependencyFailure } from '../infra/dependency-failure.js';
 import type { Logger } from '../infra/logger.js';
 import type { Database } from '../infra/unit-of-work.js';
 import { retryDelayMs, safeErrorText } from './outbox-backoff.js';
@@ -29,6 +30,8 @@ export interface OutboxWorkerDeps<R extends OutboxRepos> {
   settings: Config['outbox'];
   logger: Logger;
   random?: () => number;
+  /** Where a poll that failed for a dependency is counted (dependency-health.ts): one outage line, not one per poll. */
+  health?: { requestFailed(error: unknown): void };
 }
 
 /** What a log line says of a message: never its payload (links, codes, addresses). */
@@ -130,8 +133,9 @@ export function createOutboxWorker<R extends OutboxRepos>(deps: OutboxWorkerDeps
       try {
         await deliverDue();
       } catch (error) {
-        // The database is unreachable, say: try again at the next poll.
-        logger.error({ err: error }, 'outbox poll failed');
+        // Try again at the next poll. An outage is the health tracker's to log, once; anything else is a bug.
+        if (deps.health && isDependencyFailure(error)) deps.health.requestFailed(error);
+        else logger.error({ err: error }, 'outbox poll failed');
       }
       await idle();
     }

@@ -15,11 +15,12 @@ let origin: string;
 beforeAll(async () => {
   s = await startAccountsServer({
     captcha: { provider: 'altcha', altchaMaxNumber: 1000, altchaGrowth: 2, altchaMaxNumberCap: 64000, loginFailuresBeforeCaptcha: 1 },
-    http: { trustedProxies: ['127.0.0.1'] },
+    http: { trustedProxies: ['127.0.0.1', '::1'] },
     lockout: { threshold: 20 },
     rateLimits: { loginPerIp: { points: 1000, durationSeconds: 60 }, loginPerAccount: { points: 1000, durationSeconds: 60 } },
   });
-  origin = `http://127.0.0.1:${new URL(s.t.issuer).port}`;
+  // The issuer's own host (others are 421); its loopback peer is the trusted proxy naming the client IP.
+  origin = s.t.issuer;
 });
 afterAll(() => s?.close());
 

@@ -39,7 +39,7 @@ describe('no secret ever reaches a log', () => {
     if (tokens.refresh_token) secrets.refreshToken = tokens.refresh_token;
 
     const { clients, rbac } = t.container;
-    const bot = await clients.create({ name: 'Admin bot', type: 'service' }, 'test');
+    const bot = await clients.create({ name: 'Admin bot', type: 'service', allowAdminApi: true }, 'test');
     secrets.clientSecret = bot.secret!;
     await rbac.create('admin', 'administrators', 'test');
     await rbac.assign('admin', { client: bot.client.clientId }, 'test');

@@ -168,7 +168,7 @@ beforeAll(async () => {
   [pgServer, redisServer] = await Promise.all([startPrivatePostgres(), startOutageRedis()]);
   t = await startOutageServer(pgServer.url, redisServer.url);
   const { clients, rbac } = t.container;
-  const created = await clients.create({ name: 'Outage bot', type: 'service' }, 'test');
+  const created = await clients.create({ name: 'Outage bot', type: 'service', allowAdminApi: true }, 'test');
   bot = { id: created.client.clientId, secret: created.secret! };
   await rbac.create('admin', 'administrators', 'test');
   await rbac.assign('admin', { client: bot.id }, 'test');
