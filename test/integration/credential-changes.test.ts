@@ -261,7 +261,8 @@ describe('notices to the owner', () => {
     const response = new SoftAuthenticator(s.t.issuer).createCredential(options);
     const registered = await postJson(agent, at('/account/security/webauthn'), { handle, response, name: 'Key' }, csrf);
     expect(registered.status).toBe(200);
-    const added = (await settledMailTo(user.email)).filter((mail) => /second factor was added/.test(mail.subject ?? ''));
+    const mails = await settledMailTo(user.email);
+    const added = mails.filter((mail) => /second factor was added/.test(mail.subject ?? ''));
     const named = added.map((mail) => /account: ([^.]+)\./.exec(mail.text!)?.[1]);
     expect(named).toEqual(['codes by email', 'passkey or security key']);
   });
