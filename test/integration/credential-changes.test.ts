@@ -108,10 +108,26 @@ async function credentials(accountId: string) {
   });
 }
 
-/** Mail to `address` once every queued delivery went out (the notifier sends off the request path). */
-async function settledMailTo(address: string) {
-  await s.t.container.notifier.drain();
-  return messagesTo(s.mail, address);
+/**
+ * Mail to `address` once every email queued for it has left the outbox: `notifier.drain()` waits
+ * only for the queueing; the outbox worker delivers just after, off the request path.
+ */
+async function settledMailTo(address: string, server: AccountsServer = s) {
+  await server.t.container.notifier.drain();
+  const undelivered = async () => {
+    const [row] = await server.t.container.dataSource.query(
+      `SELECT count(*)::int AS n FROM outbox_messages
+        WHERE status = 'pending' AND kind = 'email' AND lower(payload->>'to') = lower($1)`, [address],
+    ) as Array<{ n: number }>;
+    return row!.n;
+  };
+  // Bounded on performance.now(), not eventually()'s Date.now(): goStale() freezes the fake Date.
+  const deadline = performance.now() + 10_000;
+  for (let left = await undelivered(); left > 0; left = await undelivered()) {
+    if (performance.now() > deadline) throw new Error(`${left} email(s) to ${address} still undelivered after 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return messagesTo(server.mail, address);
 }
 
 function expectStepUp(location: URL | undefined) {
@@ -245,8 +261,8 @@ describe('notices to the owner', () => {
     const response = new SoftAuthenticator(s.t.issuer).createCredential(options);
     const registered = await postJson(agent, at('/account/security/webauthn'), { handle, response, name: 'Key' }, csrf);
     expect(registered.status).toBe(200);
-    await s.t.container.notifier.drain();
-    const added = messagesTo(s.mail, user.email).filter((mail) => /second factor was added/.test(mail.subject ?? ''));
+    const mails = await settledMailTo(user.email);
+    const added = mails.filter((mail) => /second factor was added/.test(mail.subject ?? ''));
     const named = added.map((mail) => /account: ([^.]+)\./.exec(mail.text!)?.[1]);
     expect(named).toEqual(['codes by email', 'passkey or security key']);
   });
@@ -298,10 +314,8 @@ describe('a sign-in from a new device (notifications.newDeviceSignIn)', () => {
   });
   afterAll(() => on?.close());
 
-  const newDeviceMails = async (server: AccountsServer, address: string) => {
-    await server.t.container.notifier.drain();
-    return messagesTo(server.mail, address).filter((mail) => /New sign-in/.test(mail.subject ?? ''));
-  };
+  const newDeviceMails = async (server: AccountsServer, address: string) =>
+    (await settledMailTo(address, server)).filter((mail) => /New sign-in/.test(mail.subject ?? ''));
 
   async function signInWith(server: AccountsServer, agent: BrowserAgent, user: User, headers?: Record<string, string>) {
     const login = await agent.follow(new URL('/account', server.t.issuer));
