@@ -1,4 +1,5 @@
 import type { Logger } from '../infra/logger.js';
+import { startPeriodicTask } from '../infra/periodic-task.js';
 import type { AuditCheckpointService } from './audit-checkpoint-service.js';
 
 export interface AuditCheckpointerOptions {
@@ -13,31 +14,12 @@ export interface AuditCheckpointerOptions {
  */
 export function startAuditCheckpointer(options: AuditCheckpointerOptions): { stop(): void } {
   const { checkpoints, intervalSeconds, logger } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
   if (!checkpoints.enabled || intervalSeconds === 0) return { stop() {} };
-
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(run, intervalSeconds * 1000);
-    timer.unref();
-  };
-  async function run() {
-    try {
-      await checkpoints.write();
-    } catch (error) {
-      // A broken chain keeps failing (and saying so) until someone runs `audit verify`; a database
-      // restart is retried at the next tick.
-      logger.error({ err: error }, 'audit checkpoint failed');
-    }
-    schedule();
-  }
-
-  schedule();
-  return {
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-    },
-  };
+  return startPeriodicTask({
+    intervalSeconds,
+    task: async () => { await checkpoints.write(); },
+    // A broken chain keeps failing (and saying so) until someone runs `audit verify`; a database
+    // restart is retried at the next tick.
+    onError: (error) => logger.error({ err: error }, 'audit checkpoint failed'),
+  });
 }

@@ -21,6 +21,17 @@ const apiSchema = z.object({
 
 const limit = z.object({ points: z.number().int().positive(), durationSeconds: seconds });
 
+/** A progressive lockout (NIST SP 800-63B §5.2.2): passwords (`lockout`) and second factors (`mfa.lockout`). */
+const lockoutPolicy = z.object({
+  /** Consecutive failures before the first lock. */
+  threshold: z.number().int().min(1),
+  baseSeconds: seconds,
+  multiplier: z.number().min(1),
+  maxSeconds: seconds,
+  /** NIST: never more than 100 consecutive failures; then only an unlock lifts the lock. */
+  maxConsecutiveFailures: z.number().int().min(1).max(100),
+});
+
 const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a #rrggbb colour');
 
 /** The one schema for every setting; config/default.yaml holds the defaults. */
@@ -168,27 +179,14 @@ export const configSchema = z.object({
     /** Credential changes (factors, recovery codes, password, email, API keys) need a sign-in this recent (seconds). */
     recentAuthSeconds: seconds,
     /** Progressive lockout of the second-factor step, per account, over every kind of second factor. */
-    lockout: z.object({
-      threshold: z.number().int().min(1),
-      baseSeconds: seconds,
-      multiplier: z.number().min(1),
-      maxSeconds: seconds,
-      /** Consecutive second-factor failures after which only `users unlock` lifts the lock. */
-      maxConsecutiveFailures: z.number().int().min(1).max(100),
-    }),
+    lockout: lockoutPolicy,
   }),
   notifications: z.object({
     /** Email the owner on a sign-in from a browser without this account's signed device cookie. */
     newDeviceSignIn: z.boolean(),
   }),
-  lockout: z.object({
-    threshold: z.number().int().min(1),
-    baseSeconds: seconds,
-    multiplier: z.number().min(1),
-    maxSeconds: seconds,
-    /** NIST SP 800-63B: never more than 100 consecutive failures. */
-    maxConsecutiveFailures: z.number().int().min(1).max(100),
-  }),
+  /** Progressive lockout of password sign-ins, per email. */
+  lockout: lockoutPolicy,
   rateLimits: z.object({
     loginPerIp: limit,
     loginPerAccount: limit,

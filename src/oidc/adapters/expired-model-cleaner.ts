@@ -1,3 +1,4 @@
+import { startPeriodicTask } from '../../infra/periodic-task.js';
 import type { OidcModelRepository } from './oidc-model-repository.js';
 
 /** The two log calls the cleaner makes; a pino Logger fits. */
@@ -39,30 +40,12 @@ export async function deleteExpired({ repository, batchSize = 1000, maxBatches =
  */
 export function startExpiredModelCleaner(options: ExpiredModelCleanerOptions): { stop(): void } {
   const { intervalSeconds, logger } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(run, intervalSeconds * 1000);
-    timer.unref();
-  };
-  async function run() {
-    try {
+  return startPeriodicTask({
+    intervalSeconds,
+    async task() {
       const deleted = await deleteExpired(options);
       if (deleted > 0) logger.info({ deleted }, 'deleted expired oidc model instances');
-    } catch (error) {
-      // A failed run (database restarting, say) is retried at the next tick, not fatal.
-      logger.error({ err: error }, 'expired oidc model cleanup failed');
-    }
-    schedule();
-  }
-
-  schedule();
-  return {
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
     },
-  };
+    onError: (error) => logger.error({ err: error }, 'expired oidc model cleanup failed'),
+  });
 }
