@@ -4,11 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { APP_ROLE } from '../migrations/1795000000014-AuditCheckpoints.js';
+import { migrations } from '../migrations/index.js';
 import { seedAccounts } from '../src/cli/seed-commands.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { resolveSecrets } from '../src/config/resolve-secrets.js';
 import type { Config } from '../src/config/schema.js';
 import { createContainer } from '../src/container.js';
+import { migrateAsOwner } from '../src/infra/database-urls.js';
 import { createLogger } from '../src/infra/logger.js';
 import type { AccountPool } from './loader.js';
 import type { WebClient } from './flows.js';
@@ -27,7 +30,10 @@ export function withDatabase(url: string, database: string): string {
 
 /** Drops and creates the bench database: every run starts from an empty schema. */
 export async function recreateDatabase(adminUrl: string, name: string): Promise<string> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`BENCH_DATABASE must be a plain lower-case identifier: ${name}`);
+  // At most 55 characters: the service login is named after it (serviceRoleFor) and identifiers end at 63.
+  if (!/^[a-z_][a-z0-9_]{0,54}$/.test(name)) {
+    throw new Error(`BENCH_DATABASE must be a plain lower-case identifier of at most 55 characters: ${name}`);
+  }
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
@@ -44,6 +50,61 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Applies the migrations as the schema owner, as `portcullis migrate` does before a production start. */
+export async function migrateDatabase(ownerUrl: string): Promise<void> {
+  await migrateAsOwner(ownerUrl, migrations);
+}
+
+/**
+ * The login the servers run as (README "Database roles"). Roles are cluster-wide, so it is named after
+ * the run's database: a smoke run beside a full bench, each in its own database, keeps its own password.
+ */
+export function serviceRoleFor(database: string): string {
+  return `${database}_service`;
+}
+
+/**
+ * Creates the service login if missing, gives it a fresh password and makes it a member of
+ * portcullis_app, which the migration created and granted only INSERT and SELECT on the audit
+ * tables. Returns `ownerUrl` with the login's credentials: production refuses to run as the owner.
+ */
+export async function ensureServiceLogin(ownerUrl: string, role: string): Promise<string> {
+  const password = randomBytes(18).toString('base64url');
+  const admin = new pg.Client({ connectionString: ownerUrl });
+  await admin.connect();
+  try {
+    await admin.query(`
+      DO $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+          BEGIN CREATE ROLE ${role} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+        END IF;
+      END $$`);
+    await admin.query(
+      `ALTER ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${admin.escapeLiteral(password)}`,
+    );
+    await admin.query(`GRANT ${APP_ROLE} TO ${role}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ownerUrl);
+  url.username = role;
+  url.password = password;
+  return url.toString();
+}
+
+/** Removes the service login once its database is gone (it owns nothing and holds no grants of its own). */
+export async function dropServiceLogin(adminUrl: string, role: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
   } finally {
     await admin.end();
   }
@@ -66,11 +127,15 @@ export async function clearRedisPrefix(url: string, prefix: string): Promise<voi
 }
 
 /** Secrets and settings for one run; the server processes get them as environment variables. */
-export function serverEnvironment(options: { databaseUrl: string; redisUrl?: string; redisPrefix: string; dataDir: string; logLevel: string }): Record<string, string> {
+export function serverEnvironment(options: {
+  databaseUrl: string; migrationUrl: string; redisUrl?: string; redisPrefix: string; dataDir: string; logLevel: string;
+}): Record<string, string> {
   return {
     NODE_ENV: 'production',
     PORTCULLIS_CONFIG: benchConfigFile,
+    // As production deploys: the service as a member of portcullis_app, migrations as the owner.
     DATABASE_URL: options.databaseUrl,
+    DATABASE_MIGRATION_URL: options.migrationUrl,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl, REDIS_KEY_PREFIX: options.redisPrefix } : {}),
     PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'),
     PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
@@ -92,18 +157,16 @@ export interface Seeded {
 }
 
 /**
- * Migrates the empty database and registers what the scenarios use: a service client, a
- * first-party web client (no consent screen) and `accountCount` verified accounts sharing one
- * password. The hash is computed once at the configured argon2 parameters and stored for each, so
- * seeding thousands of accounts takes seconds and every sign-in still verifies a full-cost hash.
- */
-/**
- * Seeds the bench database: the clients, `accountCount` accounts that sign in, and `fillerAccounts`
- * more that never do (BENCH_FILLER_ACCOUNTS), so sign-in can be compared at 1k and at 1M rows.
+ * Registers, as the service login, what the scenarios use in the migrated database: a service
+ * client, a first-party web client (no consent screen) and `accountCount` verified accounts sharing
+ * one password, plus `fillerAccounts` more that never sign in (BENCH_FILLER_ACCOUNTS), so sign-in can
+ * be compared at 1k and at 1M rows. The hash is computed once at the configured argon2 parameters
+ * and stored for each, so seeding thousands of accounts takes seconds and every sign-in still
+ * verifies a full-cost hash.
  */
 export async function seed(env: Record<string, string>, accountCount: number, fillerAccounts = Number(process.env.BENCH_FILLER_ACCOUNTS ?? 0)): Promise<Seeded> {
   const config = resolveSecrets(loadConfig({ env: { ...env, ISSUER: 'https://127.0.0.1' } }), () => {});
-  const container = await createContainer(config, createLogger('silent'), { migrate: true, redis: false });
+  const container = await createContainer(config, createLogger('silent'), { migrate: false, redis: false });
   try {
     await container.keys.ensureSigningKey();
     const service = await container.clients.create({ name: 'Bench service', type: 'service' }, 'bench');

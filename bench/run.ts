@@ -10,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import type { CeilingReply, CeilingRequest, CeilingSettings } from './ceiling-provider.js';
-import { benchApi, clearRedisPrefix, dropDatabase, machineInfo, recreateDatabase, seed, serverEnvironment, type Seeded } from './environment.js';
+import {
+  benchApi, clearRedisPrefix, dropDatabase, dropServiceLogin, ensureServiceLogin, machineInfo, migrateDatabase,
+  recreateDatabase, seed, serverEnvironment, serviceRoleFor, type Seeded,
+} from './environment.js';
 import { fetchJwks, loginFlow } from './flows.js';
 import type { HashReply, HashSettings } from './hash-ceiling.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
@@ -195,8 +198,8 @@ async function main() {
   buildProject();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-'));
   const redisPrefix = `bench:${randomBytes(6).toString('hex')}:`;
-  const databaseUrl = await recreateDatabase(options.adminUrl, options.database);
-  const serverEnv = serverEnvironment({ databaseUrl, redisUrl: options.redisUrl, redisPrefix, dataDir: tmp, logLevel: options.logLevel });
+  const ownerUrl = await recreateDatabase(options.adminUrl, options.database);
+  const serviceRole = serviceRoleFor(options.database);
   const http = createHttpClient(4);
   const loader = startLoader();
   const results: BenchResults = {
@@ -210,6 +213,15 @@ async function main() {
     runs: [],
   };
   try {
+    // Deployed as production is (README "Database roles"): `portcullis migrate` as the owner, then
+    // every server process as a login in portcullis_app; a production start refuses the owner.
+    log(`bench: migrating ${options.database} as the owner; the servers run as ${serviceRole}`);
+    await migrateDatabase(ownerUrl);
+    const databaseUrl = await ensureServiceLogin(ownerUrl, serviceRole);
+    const serverEnv = serverEnvironment({
+      databaseUrl, migrationUrl: ownerUrl, redisUrl: options.redisUrl, redisPrefix, dataDir: tmp,
+      logLevel: options.logLevel,
+    });
     log(`bench: seeding ${options.accounts} accounts into ${options.database}`);
     const seeded = await seed(serverEnv, options.accounts);
     results.settings.argon2 = `m=${seeded.config.argon2.memoryCost} KiB t=${seeded.config.argon2.timeCost} p=${seeded.config.argon2.parallelism}`;
@@ -225,6 +237,10 @@ async function main() {
     http.close();
     await stopChild(loader.child);
     if (!options.keepDatabase) await dropDatabase(options.adminUrl, options.database).catch((error: unknown) => log(`bench: could not drop ${options.database}: ${String(error)}`));
+    if (!options.keepDatabase) {
+      await dropServiceLogin(options.adminUrl, serviceRole)
+        .catch((error: unknown) => log(`bench: could not drop role ${serviceRole}: ${String(error)}`));
+    }
     if (options.redisUrl) await clearRedisPrefix(options.redisUrl, redisPrefix).catch((error: unknown) => log(`bench: could not clear Redis keys ${redisPrefix}*: ${String(error)}`));
     if (options.keepLogs) log(`bench: server logs kept in ${tmp}`);
     else rmSync(tmp, { recursive: true, force: true });
