@@ -61,9 +61,12 @@ export function adminAuth({ issuer, keys, apiKeys, rbac, clients }: AdminAuthDep
   async function verified(token: string): Promise<Verified> {
     // Read from the database, not over HTTP: this is the key set oidc-provider signs with. Outside
     // the try: a database that is down is a 503, not an invalid token.
-    const jwks = createLocalJWKSet(await keys.publicJwks());
+    const published = await keys.publicJwks();
+    const jwks = createLocalJWKSet(published);
+    // Only the algorithms of our own signing keys: never `none`, never an HMAC keyed with a public key.
+    const algorithms = [...new Set(published.keys.map((key) => key.alg).filter((alg): alg is string => typeof alg === 'string'))];
     try {
-      const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' });
+      const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt', algorithms });
       const { sub, client_id: clientId, scope, acr, amr } = payload;
       if (typeof sub !== 'string' || typeof clientId !== 'string') throw new Error('no sub or client_id');
       return { sub, clientId, scope, acr, amr };
