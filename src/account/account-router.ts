@@ -15,7 +15,9 @@ import { requireSignedIn } from './signed-in.js';
 const profileForm = z.object({ csrf: z.string(), name: z.string().trim().max(200) });
 // Messages are catalogue keys: a failed parse marks each field with its own error (fieldErrors).
 const passwordForm = z.object({ csrf: z.string(), current: z.string().min(1, 'pages.login.enter_password').max(4096), password: z.string().min(1, 'pages.login.enter_password').max(4096), signOutOthers: z.literal('on').optional() });
-const emailChangeForm = z.object({ csrf: z.string(), email: formEmailField(), password: z.string().min(1, 'pages.login.enter_password').max(4096) });
+const emailChangeForm = z.object({
+  csrf: z.string(), email: formEmailField(), password: z.string().min(1, 'pages.login.enter_password').max(4096),
+});
 
 const callbackMessages: Record<string, string> = {
   access_denied: 'pages.account.callback.access_denied',

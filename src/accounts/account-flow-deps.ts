@@ -27,7 +27,9 @@ export interface FlowContext { ip?: string; userAgent?: string; clientId?: strin
 
 /** A flow context as a job payload carries it: plain JSON, only the fields it has. */
 export function jobContext(context: FlowContext): FlowContext {
-  return JSON.parse(JSON.stringify({ ip: context.ip, userAgent: context.userAgent, clientId: context.clientId, locale: context.locale })) as FlowContext;
+  return JSON.parse(JSON.stringify({
+    ip: context.ip, userAgent: context.userAgent, clientId: context.clientId, locale: context.locale,
+  })) as FlowContext;
 }
 
 /** The audit fields a flow context contributes. */

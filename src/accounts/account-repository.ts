@@ -11,12 +11,14 @@ export type AccountChanges = Partial<Omit<Account, 'id' | 'createdAt' | 'email' 
 export type NewAccount = Pick<Account, 'email' | 'emailVerified' | 'passwordHash' | 'name'> & { passwordChangedAt?: Date | null };
 
 interface AccountRow {
-  id: string; email: string; email_canonical: string; email_verified: boolean; password_hash: string | null; name: string | null;
+  id: string; email: string; email_canonical: string; email_verified: boolean; password_hash: string | null;
+  name: string | null;
   disabled_at: Date | null; password_changed_at: Date | null; mfa_required: boolean; trusted_device_epoch: number;
   created_at: Date; updated_at: Date;
 }
 const toAccount = (row: AccountRow): Account => ({
-  id: row.id, email: row.email, emailCanonical: row.email_canonical, emailVerified: row.email_verified, passwordHash: row.password_hash, name: row.name,
+  id: row.id, email: row.email, emailCanonical: row.email_canonical, emailVerified: row.email_verified,
+  passwordHash: row.password_hash, name: row.name,
   disabledAt: row.disabled_at, passwordChangedAt: row.password_changed_at, mfaRequired: row.mfa_required,
   trustedDeviceEpoch: row.trusted_device_epoch, createdAt: row.created_at, updatedAt: row.updated_at,
 });
@@ -35,7 +37,8 @@ export function createAccountRepository(manager: EntityManager) {
     /** Plain SQL mapped by hand: userinfo, refresh and every token for an account read this, and the query builder cost more than the query. */
     async findById(id: string): Promise<Account | null> {
       const rows: AccountRow[] = await manager.query(
-        `SELECT id, email, email_canonical, email_verified, password_hash, name, disabled_at, password_changed_at, mfa_required,
+        `SELECT id, email, email_canonical, email_verified, password_hash, name, disabled_at, password_changed_at,
+                mfa_required,
                 trusted_device_epoch, created_at, updated_at FROM accounts WHERE id = $1`, [id]);
       return rows[0] ? toAccount(rows[0]) : null;
     },

@@ -41,7 +41,9 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
           await repos.roles.assign(account.id, role.id);
           await repos.audit.append({ type: 'role.assigned', actor, accountId: account.id, details: { role: roleName } });
         }
-        await repos.audit.append({ type: 'account.created', actor, accountId: account.id, details: { email: canonical, verified: account.emailVerified } });
+        await repos.audit.append({ type: 'account.created', actor, accountId: account.id, details: {
+          email: canonical, verified: account.emailVerified,
+        } });
         return view(repos, account);
       });
     },
@@ -63,7 +65,10 @@ export function createAccountService({ db, hasher }: { db: Database<Repositories
           }).catch((error: unknown) => {
             throw (error as { code?: string }).code === 'email_taken' ? new BadRequestError('email_taken', `record ${index + 1}: ${record.email} already has an account`) : error;
           });
-          await repos.audit.append({ type: 'account.imported', actor, accountId: account.id, details: { email: account.emailCanonical, hashFormat: record.passwordHash.split('$')[1] ?? record.passwordHash.split('$')[0] } });
+          await repos.audit.append({ type: 'account.imported', actor, accountId: account.id, details: {
+            email: account.emailCanonical,
+            hashFormat: record.passwordHash.split('$')[1] ?? record.passwordHash.split('$')[0],
+          } });
         }
         return records.length;
       });

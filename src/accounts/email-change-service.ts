@@ -23,9 +23,12 @@ export function createEmailChangeService(deps: AccountFlowDeps) {
       if (!account || !(await hasher.verify(account.passwordHash, input.password))) {
         throw new BadRequestError('current_password_invalid', 'The current password is incorrect.');
       }
-      if (canonical === account.emailCanonical) throw new BadRequestError('email_unchanged', 'That is already your email address.');
+      if (canonical === account.emailCanonical) {
+        throw new BadRequestError('email_unchanged', 'That is already your email address.');
+      }
       // Taken or free, the request queues one job: the worker mails the link, or the owner's notice instead.
-      await notifier.enqueueJob(db.repos, AccountJob.emailChangeRequested, { accountId: account.id, newEmail, context: jobContext(context) }, { accountId: account.id });
+      await notifier.enqueueJob(db.repos, AccountJob.emailChangeRequested,
+        { accountId: account.id, newEmail, context: jobContext(context) }, { accountId: account.id });
     },
 
     async isLive(token: string): Promise<boolean> {
@@ -49,8 +52,10 @@ export function createEmailChangeService(deps: AccountFlowDeps) {
         // The old address learns where the account went, the new one that it now receives its mail,
         // both in the same transaction: no change without its notices.
         const notice = changeNotice(context, links, now());
-        await notifier.sendWithin(repos, 'email-changed', account.email, context.locale, { newEmail: used.email, ...notice }, { accountId: account.id });
-        await notifier.sendWithin(repos, 'email-change-confirmed', used.email, context.locale, { newEmail: used.email, ...notice }, { accountId: account.id });
+        await notifier.sendWithin(repos, 'email-changed', account.email, context.locale,
+          { newEmail: used.email, ...notice }, { accountId: account.id });
+        await notifier.sendWithin(repos, 'email-change-confirmed', used.email, context.locale,
+          { newEmail: used.email, ...notice }, { accountId: account.id });
         return { newEmail: used.email };
       });
       return { newEmail };

@@ -41,7 +41,8 @@ export function createEmailVerificationService(deps: AccountFlowDeps & { rateLim
       const email = requireCanonicalEmail(input).canonical;
       await rateLimits.consume('resendPerIp', context.ip ?? 'unknown');
       await rateLimits.consume('resendPerAccount', email);
-      await notifier.enqueueJob(db.repos, AccountJob.verificationResendRequested, { email, returnTo: context.returnTo, context: jobContext(context) });
+      await notifier.enqueueJob(db.repos, AccountJob.verificationResendRequested,
+        { email, returnTo: context.returnTo, context: jobContext(context) });
     },
   };
 }

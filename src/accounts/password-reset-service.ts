@@ -27,14 +27,20 @@ export function createPasswordResetService(deps: AccountFlowDeps & { rateLimits:
   }
 
   /** Sets the password, and queues the "password changed" notice in the same transaction. */
-  async function setPassword(account: { id: string; email: string }, password: string, type: 'password.reset' | 'password.changed', context: FlowContext, consume?: string) {
+  async function setPassword(
+    account: { id: string; email: string }, password: string, type: 'password.reset' | 'password.changed',
+    context: FlowContext, consume?: string,
+  ) {
     const passwordHash = await hasher.hash(password);
     await db.transaction(async (repos) => {
       if (consume && !(await repos.accountTokens.consume(consume, 'reset_password', now()))) throw invalidLink();
       await repos.accounts.update(account.id, { passwordHash, passwordChangedAt: now() });
-      await notifier.sendWithin(repos, 'password-changed', account.email, context.locale, changeNotice(context, links, now()),
+      await notifier.sendWithin(repos, 'password-changed', account.email, context.locale,
+        changeNotice(context, links, now()),
         { accountId: account.id });
-      await repos.audit.append({ type, actor: `account:${account.id}`, accountId: account.id, ...auditContext(context) });
+      await repos.audit.append({
+        type, actor: `account:${account.id}`, accountId: account.id, ...auditContext(context),
+      });
     });
   }
 

@@ -28,7 +28,9 @@ export function createRegistrationService(deps: AccountFlowDeps) {
       // a taken address only rolls that back. The worker then mails a link, or tells the owner.
       await db.transaction(async (repos, savepoint) => {
         const accountId = await savepoint(async (inner) => {
-          const account = await inner.accounts.insert({ email, emailVerified: false, passwordHash, name: input.name?.trim() || null, passwordChangedAt: now() });
+          const account = await inner.accounts.insert({
+            email, emailVerified: false, passwordHash, name: input.name?.trim() || null, passwordChangedAt: now(),
+          });
           return account.id;
         }).catch((error: unknown) => {
           if ((error as { code?: string }).code === 'email_taken') return null;

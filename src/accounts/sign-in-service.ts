@@ -41,7 +41,8 @@ export function createSignInService(deps: SignInDeps) {
    * throttle locks unknown addresses too, and the request must not show which ones have an owner.
    */
   async function announceLock(email: string, lockSeconds: number | undefined, context: FlowContext): Promise<void> {
-    await notifier.enqueueJob(db.repos, AccountJob.accountLockAnnounced, { email, lockSeconds: lockSeconds ?? null, context: jobContext(context) });
+    await notifier.enqueueJob(db.repos, AccountJob.accountLockAnnounced,
+      { email, lockSeconds: lockSeconds ?? null, context: jobContext(context) });
   }
 
   return {
@@ -97,7 +98,8 @@ export function createSignInService(deps: SignInDeps) {
       await db.transaction(async (repos) => {
         await repos.accounts.update(account.id, { passwordHash, passwordChangedAt: now() });
         await repos.audit.append({ type: 'password.changed', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { reason: 'breached' } });
-        await notifier.sendWithin(repos, 'password-changed', account.email, context.locale, changeNotice(context, deps.links, now()),
+        await notifier.sendWithin(repos, 'password-changed', account.email, context.locale,
+          changeNotice(context, deps.links, now()),
           { accountId: account.id });
       });
     },

@@ -95,7 +95,8 @@ export function createAccountAdminService(deps: AccountAdminDeps) {
   async function liftLockout(email: string, accountId?: string): Promise<void> {
     const { config } = deps;
     const redis = deps.redis ?? (config.redisUrl ? createRedis(config.redisUrl, {
-      keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, commandTimeout: config.redis.commandTimeoutMs,
+      keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs,
+      commandTimeout: config.redis.commandTimeoutMs,
     }) : undefined);
     // The command's own rejection reports an outage; without a listener ioredis prints a stack on stderr.
     if (redis && redis !== deps.redis) redis.on('error', () => {});

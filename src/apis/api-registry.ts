@@ -52,12 +52,14 @@ export const apiCacheSeconds = 5;
 const fieldNames = ['name', 'scopes', 'accessTokenTtl', 'rbac', 'privileged'] as const;
 
 function fromConfig(api: ApiConfig, source: 'builtin' | 'config'): RegisteredApi {
-  return { identifier: api.identifier, name: api.name ?? null, scopes: [...api.scopes], accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
+  return { identifier: api.identifier, name: api.name ?? null, scopes: [...api.scopes],
+    accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
     privileged: api.privileged ?? false, source, createdAt: null, updatedAt: null };
 }
 
 function fromRow(row: StoredApi): RegisteredApi {
-  return { identifier: row.identifier, name: row.name, scopes: row.scopes, accessTokenTtl: row.accessTokenTtl, rbac: row.rbac,
+  return { identifier: row.identifier, name: row.name, scopes: row.scopes, accessTokenTtl: row.accessTokenTtl,
+    rbac: row.rbac,
     privileged: row.privileged, source: 'database', createdAt: row.createdAt, updatedAt: row.updatedAt };
 }
 
@@ -138,7 +140,8 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
           const saved = await repos.apis.insert({ ...api, createdBy: actor });
           assertThat(saved, new ConflictError('api_exists', `an API with identifier ${api.identifier} is already registered`));
           await repos.audit.append({ type: 'api.created', actor, details: {
-            identifier: api.identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
+            identifier: api.identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl,
+            rbac: api.rbac,
             privileged: api.privileged,
           } });
           return fromRow(saved);
@@ -192,7 +195,8 @@ export function createApiRegistry({ db, configured, builtin, cacheSeconds = apiC
           }
           await repos.apis.delete(identifier);
           await repos.audit.append({ type: 'api.deleted', actor, details: {
-            identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac, privileged: api.privileged,
+            identifier, name: api.name, scopes: api.scopes, accessTokenTtl: api.accessTokenTtl, rbac: api.rbac,
+            privileged: api.privileged,
           } });
         });
       } finally {

@@ -16,7 +16,8 @@ export function adminApiIdentifier(issuer: string): string {
 /** The admin API as a registered resource server, so Portcullis can issue JWT access tokens for it; privileged. */
 export function adminApi(issuer: string): ApiConfig {
   return {
-    identifier: adminApiIdentifier(issuer), name: 'Portcullis admin API', scopes: [...adminScopes], accessTokenTtl: 600, rbac: true,
+    identifier: adminApiIdentifier(issuer), name: 'Portcullis admin API', scopes: [...adminScopes], accessTokenTtl: 600,
+    rbac: true,
     privileged: true,
   };
 }

@@ -64,7 +64,8 @@ export function adminAuth({ issuer, keys, apiKeys, rbac, clients }: AdminAuthDep
     const published = await keys.publicJwks();
     const jwks = createLocalJWKSet(published);
     // Only the algorithms of our own signing keys: never `none`, never an HMAC keyed with a public key.
-    const algorithms = [...new Set(published.keys.map((key) => key.alg).filter((alg): alg is string => typeof alg === 'string'))];
+    const algorithms = [...new Set(published.keys.map((key) => key.alg)
+      .filter((alg): alg is string => typeof alg === 'string'))];
     try {
       const { payload } = await jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt', algorithms });
       const { sub, client_id: clientId, scope, acr, amr } = payload;

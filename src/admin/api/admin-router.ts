@@ -47,7 +47,9 @@ export interface AdminRouterDeps {
  * The admin REST API under /admin/api/v1. Its answers are always JSON, errors included: the app's
  * outer handler would show an HTML page to a caller sending `Accept: *\/*`, so errors are rendered here.
  */
-export function createAdminApi({ config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys, rateLimits, health }: AdminRouterDeps): Middleware {
+export function createAdminApi({
+  config, accounts, accountAdmin, audit, clients, apiKeys, apis, rbac, keys, rateLimits, health,
+}: AdminRouterDeps): Middleware {
   const router = new Router({ prefix: adminApiPrefix });
   const registry: RegisteredRoute[] = [];
   const auth = adminAuth({ issuer: config.issuer, keys, apiKeys, rbac, clients });
@@ -62,7 +64,9 @@ export function createAdminApi({ config, accounts, accountAdmin, audit, clients,
   router.get('/openapi.json', (ctx) => { ctx.body = document; });
   const routes = router.routes();
   const allowed = router.allowedMethods();
-  const respondUnavailable = createErrorResponder({ retryAfterSeconds: config.http?.retryAfterSeconds ?? 5, health, json: true });
+  const respondUnavailable = createErrorResponder({
+    retryAfterSeconds: config.http?.retryAfterSeconds ?? 5, health, json: true,
+  });
 
   return describedBy(router, async (ctx, next) => {
     if (ctx.path !== adminApiPrefix && !ctx.path.startsWith(`${adminApiPrefix}/`)) return next();

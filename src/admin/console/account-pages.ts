@@ -43,7 +43,8 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
     const prefix = q === undefined ? undefined : emailSearchKey(q);
     const batch = await accounts.list(pageSize + 1, after ?? (prefix || undefined));
     const exact = q && !after && (q.includes('@') || accountId.safeParse(q).success) ? await accountAdmin.show(q).catch(notFound) : undefined;
-    const matching = [...(exact ? [exact] : []), ...batch.filter((account) => account.id !== exact?.id && (!prefix || account.emailCanonical.startsWith(prefix)))];
+    const matching = [...(exact ? [exact] : []), ...batch.filter((account) =>
+      account.id !== exact?.id && (!prefix || account.emailCanonical.startsWith(prefix)))];
     const items = matching.slice(0, pageSize);
     return { items, next: matching.length > pageSize ? items.at(-1)!.email : undefined };
   }
@@ -81,7 +82,8 @@ export function registerAccountPages(router: Router, kit: ConsoleKit, { containe
     } catch (error) {
       const refused = refusal(error);
       const field = ({
-        invalid_email: ['email', 'pages.account.invalid_email'], email_ambiguous: ['email', 'pages.account.email_ambiguous'],
+        invalid_email: ['email', 'pages.account.invalid_email'],
+        email_ambiguous: ['email', 'pages.account.email_ambiguous'],
         email_control_characters: ['email', 'pages.account.email_control_characters'],
         email_taken: ['email', 'pages.account.email_taken'],
       } as Record<string, [string, string]>)[refused.code];

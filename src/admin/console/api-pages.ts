@@ -26,7 +26,9 @@ const fieldMessages: Record<string, string> = {
   identifier: 'pages.admin.apis.identifier_invalid', name: 'pages.admin.apis.name_required', scopes: 'pages.admin.apis.scopes_invalid', accessTokenTtl: 'pages.admin.apis.ttl_invalid',
 };
 
-const valuesOf = (api: RegisteredApi) => ({ name: api.name ?? '', scopes: api.scopes.join(' '), accessTokenTtl: String(api.accessTokenTtl), rbac: api.rbac ? 'on' : undefined,
+const valuesOf = (api: RegisteredApi) => ({
+  name: api.name ?? '', scopes: api.scopes.join(' '), accessTokenTtl: String(api.accessTokenTtl),
+  rbac: api.rbac ? 'on' : undefined,
   privileged: api.privileged ? 'on' : undefined });
 const href = (api: Pick<RegisteredApi, 'identifier'>, action = 'show') => `/admin/apis/${action}?${new URLSearchParams({ identifier: api.identifier })}`;
 

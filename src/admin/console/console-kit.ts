@@ -98,7 +98,8 @@ export function refusal(error: unknown): AppError {
  */
 export const cataloguedRefusals: ReadonlySet<string> = new Set([
   'invalid_name', 'invalid_redirect_uri', 'invalid_backchannel_logout_uri', 'invalid_ttl', 'invalid_client_settings', 'client_has_no_secret',
-  'client_not_found', 'account_not_found', 'invalid_email', 'email_ambiguous', 'email_control_characters', 'invalid_password', 'email_taken', 'unknown_role',
+  'client_not_found', 'account_not_found', 'invalid_email', 'email_ambiguous', 'email_control_characters',
+  'invalid_password', 'email_taken', 'unknown_role',
   'invalid_role_name', 'role_exists', 'invalid_description', 'unknown_api', 'unknown_permission',
   'invalid_api', 'api_exists', 'api_in_use', 'api_read_only',
   'invalid_scope', 'invalid_expiry', 'invalid_owner', 'api_key_revoked', 'invalid_cursor',
