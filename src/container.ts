@@ -92,7 +92,9 @@ function maxSignedTtl(config: ResolvedConfig): number {
 /** Composition root: connections, repositories and services, closed in reverse order. */
 export async function createContainer(config: ResolvedConfig, logger: Logger, options: ContainerOptions) {
   // Read first: a bad key stops start-up before anything is connected. It never goes into the database.
-  const checkpointSigner = config.audit.checkpoint.key ? await createCheckpointSigner(config.audit.checkpoint.key) : undefined;
+  const checkpointSigner = config.audit.checkpoint.key
+    ? await createCheckpointSigner(config.audit.checkpoint.key)
+    : undefined;
   // Migrations run as the schema owner; everything else as the service's role (README "Database roles").
   const { url, migrationUrl, embedded } = await resolveDatabaseUrls(config, logger);
   if (options.migrate) {
@@ -114,7 +116,10 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     throw new Error('the database has pending migrations: run `npx portcullis migrate` first');
   }
   const redis: RedisClient | undefined = options.redis !== false && config.redisUrl
-    ? createRedis(config.redisUrl, { keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, commandTimeout: config.redis.commandTimeoutMs })
+    ? createRedis(config.redisUrl, {
+      keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs,
+      commandTimeout: config.redis.commandTimeoutMs,
+    })
     : undefined;
   const postgresCheck = postgresProbe(url, config.http.readinessTimeoutMs);
   const probes = [postgresCheck, ...(redis ? [redisProbe(redis, config.http.readinessTimeoutMs)] : [])];
@@ -187,7 +192,10 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   dataSource.subscribers.push(outboxCommitSubscriber);
   const notifier = createAccountNotifier({ db, logger });
   const outbox = createOutboxWorker({ db, settings: config.outbox, logger, health });
-  const emailRenderer = createEmailRenderer({ productName: config.branding.productName, issuer: config.issuer, primaryColor: config.branding.primaryColor, cache: config.nodeEnv !== 'development' });
+  const emailRenderer = createEmailRenderer({
+    productName: config.branding.productName, issuer: config.issuer, primaryColor: config.branding.primaryColor,
+    cache: config.nodeEnv !== 'development',
+  });
   const breachChecker = config.passwordPolicy.hibp.enabled
     ? createBreachChecker({ baseUrl: config.passwordPolicy.hibp.baseUrl, timeoutMs: config.passwordPolicy.hibp.timeoutMs, logger })
     : undefined;
@@ -229,7 +237,9 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
   const smsUnavailable = { send: async () => { throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured'); } };
   registerOutboxHandlers(outbox, {
     mailer, renderer: emailRenderer, sms: smsEnabled ? createSmsSender(config.sms, { logger }) : smsUnavailable,
-    jobs: accountJobHandlers({ notifier, links: flowDeps.links, settings: config.accounts, lockoutMaxSeconds: config.lockout.maxSeconds }),
+    jobs: accountJobHandlers({
+      notifier, links: flowDeps.links, settings: config.accounts, lockoutMaxSeconds: config.lockout.maxSeconds,
+    }),
   });
   const otp = createOtpService({
     db, notifier, smsAvailable: smsEnabled, hashCode: otpCodeHasher(derivedKey('one-time codes')),
@@ -245,13 +255,16 @@ export async function createContainer(config: ResolvedConfig, logger: Logger, op
     secure: config.issuer.startsWith('https://'), days: config.mfa.trustDeviceDays,
   });
   // notifications.newDeviceSignIn: the signed cookie that recognises a browser (interactions/new-device-notice.ts).
-  const knownDevices = createKnownDevices({ key: derivedKey('known devices'), secure: config.issuer.startsWith('https://') });
+  const knownDevices = createKnownDevices({
+    key: derivedKey('known devices'), secure: config.issuer.startsWith('https://'),
+  });
   const setup = createSetupService({ db, hasher, policy, key: derivedKey('first-run setup') });
   const signIn = createSignInService({ ...flowDeps, accounts, throttle, rateLimits, lockout: config.lockout, breachChecker });
   const accountAdmin = createAccountAdminService({ db, sessionService, sessions, mfa, redis, dataSource, config });
 
   return {
-    config, logger, dataSource, redis, db, secretBox, hasher, audit, auditTrail, accounts, clients, apis, rbac, apiKeys, keys,
+    config, logger, dataSource, redis, db, secretBox, hasher, audit, auditTrail, accounts, clients, apis, rbac,
+    apiKeys, keys,
     oidcModels, adapter, backchannel, sessions, sessionService, rateLimits, throttle, captcha, notifier, policy,
     registration, emailVerification, passwordReset, emailChange, signIn, setup, mfa, otp, smsEnabled, trustedDevices, webauthn,
     // For limits a feature sets itself (personal API key creation, src/account/api-keys-router.ts).

@@ -57,7 +57,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   // After the handlers: a SIGTERM arriving while this query runs must drain, not kill the process.
   if ((cluster.isPrimary || cluster.worker?.id === 1) && !(await container.setup.adminExists())) {
-    logger.warn({ setupUrl: container.setup.link(config.issuer) }, 'no administrator yet: open this one-time link within an hour to create one (or run `npx portcullis users create --role admin`)');
+    logger.warn({ setupUrl: container.setup.link(config.issuer) }, 'no administrator yet: open this one-time link '
+      + 'within an hour to create one (or run `npx portcullis users create --role admin`)');
   }
 }
 

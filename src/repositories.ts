@@ -25,7 +25,8 @@ import { createOutboxRepository } from './outbox/outbox-repository.js';
 import { OutboxMessageEntity } from './outbox/outbox-message.entity.js';
 
 /** Every entity schema TypeORM must know. */
-export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity, AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity, ApiEntity,
+export const entities = [AccountEntity, AccountTokenEntity, RoleEntity, ClientEntity, SigningKeyEntity,
+  AuditEventEntity, MfaFactorEntity, SessionMetadataEntity, ApiKeyEntity, ApiEntity,
   OutboxMessageEntity];
 
 /** The repository set bound to one EntityManager (the pool, or one transaction). */

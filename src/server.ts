@@ -14,13 +14,19 @@ export async function createServer(container: Container) {
   const { config, logger } = container;
   let draining = false;
   // The service must not be able to rewrite its own audit trail: production refuses, elsewhere it warns.
-  assertAuditPrivileges(await container.auditTrail.privileges(), { production: config.nodeEnv === 'production', logger });
+  assertAuditPrivileges(await container.auditTrail.privileges(), {
+    production: config.nodeEnv === 'production', logger,
+  });
   if (!container.auditTrail.checkpoints.enabled) {
-    logger.warn('audit checkpoints are off: set PORTCULLIS_AUDIT_CHECKPOINT_KEY so audit verify can detect deleted events');
+    logger.warn('audit checkpoints are off: set PORTCULLIS_AUDIT_CHECKPOINT_KEY so audit verify can detect '
+      + 'deleted events');
   }
   await container.keys.ensureSigningKey();
   const render = createRenderer({ branding: config.branding, cache: config.nodeEnv !== 'development' });
-  const host = await createProviderHost({ config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts), roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService, health: container.health,
+  const host = await createProviderHost({
+    config, keys: container.keys, adapter: container.adapter, findAccount: createFindAccount(container.accounts),
+    roles: container.rbac, apis: container.apis, render, logger, sessions: container.sessionService,
+    health: container.health,
     onBuild: (provider) => {
       subscribeTokenEvents(provider, { audit: container.audit, backchannel: container.backchannel, logger });
       registerApiKeyExchange(provider, {
@@ -32,7 +38,9 @@ export async function createServer(container: Container) {
   container.backchannel.attach(() => host.provider);
   const cleaners = [
     // Signed checkpoints of the chain's head (README "Audit checkpoints").
-    startAuditCheckpointer({ checkpoints: container.auditTrail.checkpoints, intervalSeconds: config.audit.checkpoint.intervalSeconds, logger }),
+    startAuditCheckpointer({
+      checkpoints: container.auditTrail.checkpoints, intervalSeconds: config.audit.checkpoint.intervalSeconds, logger,
+    }),
     startExpiredModelCleaner({ repository: container.oidcModels, intervalSeconds: config.cleanupIntervalSeconds, logger }),
     // Spent and expired emailed links: nothing can use them, so only their hashes would pile up.
     startExpiredModelCleaner({

@@ -39,7 +39,9 @@ export async function verifyExport(lines: string[], signer: CheckpointSigner): P
       return fail(index + 1, 'not JSON');
     }
     const line = index + 1;
-    if (!/^\d+$/.test(String(event.id)) || BigInt(event.id) <= lastId) return fail(line, `event ${event.id} is out of order`);
+    if (!/^\d+$/.test(String(event.id)) || BigInt(event.id) <= lastId) {
+      return fail(line, `event ${event.id} is out of order`);
+    }
     if (event.prevHash !== lastHash) {
       return fail(line, `event ${event.id} does not follow the one before it (prev_hash_mismatch)`);
     }

@@ -91,9 +91,10 @@ export function createAuditTrailVerifier(deps: AuditTrailVerifierDeps) {
     for (const checkpoint of byEvent.get('0') ?? []) check(checkpoint, GENESIS_PREV_HASH, 0);
 
     const readEvents = (afterId: string, limit: number) => deps.events.readBatch(afterId, limit);
-    const chain = await walkChain(readEvents, { afterId: '0', prevHash: GENESIS_PREV_HASH }, batchSize, (event, position) => {
-      for (const checkpoint of byEvent.get(event.id) ?? []) check(checkpoint, event.hash, position);
-    });
+    const chain = await walkChain(readEvents, { afterId: '0', prevHash: GENESIS_PREV_HASH }, batchSize,
+      (event, position) => {
+        for (const checkpoint of byEvent.get(event.id) ?? []) check(checkpoint, event.hash, position);
+      });
     // A checkpoint whose event is not in the verified chain: rows were deleted up to or through it
     // (beyond a break the walk did not reach, nothing can be said, and the break is reported).
     const reached = (c: AuditCheckpoint) => chain.ok || BigInt(c.lastEventId) < BigInt(chain.brokenId);

@@ -81,7 +81,10 @@ export async function createCheckpointSigner(keyText: string): Promise<Checkpoin
   };
 }
 
-/** A new Ed25519 key pair for `audit.checkpoint.key`: the private key as PKCS#8 PEM and as a JWK, and the public JWK. */
+/**
+ * A new Ed25519 key pair for `audit.checkpoint.key`: the private key as PKCS#8 PEM and as a JWK,
+ * and the public JWK.
+ */
 export async function generateCheckpointKey(): Promise<{ privateKeyPem: string; privateJwk: JWK; publicJwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
   const publicJwk = await exportJWK(publicKey);

@@ -60,7 +60,8 @@ export const apiCommands: Record<string, CliCommand> = {
     summary: 'register an API clients can ask tokens for (resource=<identifier>)',
     usage: '--identifier <URI> --name <name> [--scope <scope>]… [--ttl <seconds>] [--rbac] [--privileged]',
     options: {
-      identifier: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', multiple: true }, ttl: { type: 'string' }, rbac: { type: 'boolean' },
+      identifier: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', multiple: true },
+      ttl: { type: 'string' }, rbac: { type: 'boolean' },
       privileged: { type: 'boolean' },
     },
     async run(container, values, _positionals, io) {
@@ -77,7 +78,8 @@ export const apiCommands: Record<string, CliCommand> = {
   },
   update: {
     summary: 'change a registered API (config and built-in APIs are read-only)',
-    usage: '<identifier> [--name <name>] [--scope <scope>]… | [--add-scope <scope>]… [--remove-scope <scope>]… [--ttl <seconds>] [--rbac | --no-rbac]'
+    usage: '<identifier> [--name <name>] [--scope <scope>]… | [--add-scope <scope>]… [--remove-scope <scope>]…'
+      + ' [--ttl <seconds>] [--rbac | --no-rbac]'
       + ' [--privileged | --no-privileged]',
     options: {
       name: { type: 'string' }, scope: { type: 'string', multiple: true }, 'add-scope': { type: 'string', multiple: true },
@@ -98,7 +100,10 @@ export const apiCommands: Record<string, CliCommand> = {
       };
       const scopes = await scopeChanges(values, async () => (await container.apis.show(identifier)).scopes);
       if (scopes) changes.scopes = scopes;
-      if (!Object.keys(changes).length) throw new UsageError('nothing to change: give --name, --scope, --add-scope, --remove-scope, --ttl, --rbac, --no-rbac, --privileged or --no-privileged');
+      if (!Object.keys(changes).length) {
+        throw new UsageError('nothing to change: give --name, --scope, --add-scope, --remove-scope, --ttl, --rbac, '
+          + '--no-rbac, --privileged or --no-privileged');
+      }
       print(io, apiJson(await container.apis.update(identifier, changes, actor)), describe);
     },
   },

@@ -22,7 +22,8 @@ function eventJson(event: AuditEventView) {
 }
 
 const checkpointJson = (c: AuditCheckpoint) => ({
-  id: c.id, created_at: c.createdAt, last_event_id: c.lastEventId, last_hash: c.lastHash, count: c.count, kid: c.kid, jws: c.jws,
+  id: c.id, created_at: c.createdAt, last_event_id: c.lastEventId, last_hash: c.lastHash, count: c.count, kid: c.kid,
+  jws: c.jws,
 });
 
 const PROBLEMS: Record<CheckpointProblem['problem'], string> = {
@@ -37,8 +38,10 @@ const PROBLEMS: Record<CheckpointProblem['problem'], string> = {
 function describeProblem(p: CheckpointProblem): string {
   if (p.problem === 'truncated') {
     const missing = (p.expectedCount ?? 0) - (p.foundCount ?? 0);
-    return `audit trail truncated: checkpoint ${p.checkpointId} covers events through ${p.lastEventId} (${p.expectedCount} events) `
-      + `but the chain ends at event ${p.chainEndsAt} (${p.foundCount} events): events after ${p.chainEndsAt} through ${p.lastEventId} `
+    return `audit trail truncated: checkpoint ${p.checkpointId} covers events through ${p.lastEventId} `
+      + `(${p.expectedCount} events) `
+      + `but the chain ends at event ${p.chainEndsAt} (${p.foundCount} events): `
+      + `events after ${p.chainEndsAt} through ${p.lastEventId} `
       + `were deleted${missing > 0 ? ` (${missing} missing)` : ''}`;
   }
   return `checkpoint ${p.checkpointId} (through event ${p.lastEventId}) ${PROBLEMS[p.problem]}`;
@@ -53,7 +56,8 @@ function describeTrail(r: AuditTrailResult): string {
     lines.push(...c.problems.map(describeProblem));
     if (!c.signaturesChecked) lines.push('checkpoint signatures not checked: no audit.checkpoint.key configured');
     lines.push(c.newest
-      ? `checkpoints: ${c.total}; the newest (${c.newest.id}, ${c.newest.createdAt}) covers events through ${c.newest.lastEventId}; `
+      ? `checkpoints: ${c.total}; the newest (${c.newest.id}, ${c.newest.createdAt}) `
+        + `covers events through ${c.newest.lastEventId}; `
         + `${c.uncoveredEvents} newer events are not covered yet`
       : 'no checkpoints yet: run audit checkpoint');
   }
@@ -76,11 +80,13 @@ export const auditCommands: Record<string, CliCommand> = {
     summary: 'sign a checkpoint of the chain\'s head now (needs audit.checkpoint.key); prints its JWS',
     async run(container, _values, _positionals, io) {
       const { checkpoint } = await container.auditTrail.checkpoints.write({ force: true });
-      print(io, checkpointJson(checkpoint), (c) => `checkpoint ${c.id}: ${c.count} events through event ${c.last_event_id}\n${c.jws}`);
+      print(io, checkpointJson(checkpoint),
+        (c) => `checkpoint ${c.id}: ${c.count} events through event ${c.last_event_id}\n${c.jws}`);
     },
   },
   'checkpoint-key': {
-    summary: 'print a new Ed25519 key for audit.checkpoint.key (PORTCULLIS_AUDIT_CHECKPOINT_KEY): PEM, or --jwk one line',
+    summary: 'print a new Ed25519 key for audit.checkpoint.key (PORTCULLIS_AUDIT_CHECKPOINT_KEY): '
+      + 'PEM, or --jwk one line',
     usage: '[--jwk]',
     options: { jwk: { type: 'boolean' } },
     async run(_container, values, _positionals, io) {
@@ -111,7 +117,8 @@ export const auditCommands: Record<string, CliCommand> = {
     async run(container, _values, _positionals, io) {
       const result = await container.auditTrail.verifyExport((await io.readStdin()).split('\n'));
       print(io, result, (r) => r.ok
-        ? `export intact: checkpoint ${r.checkpointId} (${r.checkpointCount} events) and ${r.events} events after it, through event ${r.lastEventId}`
+        ? `export intact: checkpoint ${r.checkpointId} (${r.checkpointCount} events) and ${r.events} events after it, `
+          + `through event ${r.lastEventId}`
         : `export broken at line ${r.line}: ${r.reason}`);
       return result.ok ? 0 : 1;
     },

@@ -92,7 +92,10 @@ const settingsUsage = '[--backchannel-logout-uri U] [--access-token-ttl S] [--id
 export const clientCommands: Record<string, CliCommand> = {
   create: {
     summary: 'register a client; prints its secret once (web and service)',
-    usage: `--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party] [--allow-unverified-email] [--require-mfa] ${settingsUsage} [--no-backchannel-logout-session-required] [--require-dpop] [--require-par] [--device-flow]`
+    usage: '--name N --type web|spa|native|service [--redirect-uri U]... [--post-logout-redirect-uri U]...'
+      + ' [--first-party] [--allow-unverified-email] [--require-mfa]'
+      + ` ${settingsUsage} [--no-backchannel-logout-session-required]`
+      + ' [--require-dpop] [--require-par] [--device-flow]'
       + ' [--allow-admin-api]',
     options: { ...editOptions, type: { type: 'string' } },
     async run(container, values, _positionals, io) {
@@ -139,7 +142,11 @@ export const clientCommands: Record<string, CliCommand> = {
   },
   update: {
     summary: 'change a client\'s settings (lists given replace the old ones; a ttl of "default" restores the global one; --allowed-scopes any allows every scope again)',
-    usage: `<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email] [--require-mfa|--no-require-mfa] ${settingsUsage} [--no-backchannel-logout-uri] [--backchannel-logout-session-required|--no-backchannel-logout-session-required] [--require-dpop|--no-require-dpop] [--require-par|--no-require-par] [--device-flow|--no-device-flow]`
+    usage: '<client_id> [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]...'
+      + ' [--first-party|--no-first-party] [--allow-unverified-email|--no-allow-unverified-email]'
+      + ` [--require-mfa|--no-require-mfa] ${settingsUsage} [--no-backchannel-logout-uri]`
+      + ' [--backchannel-logout-session-required|--no-backchannel-logout-session-required]'
+      + ' [--require-dpop|--no-require-dpop] [--require-par|--no-require-par] [--device-flow|--no-device-flow]'
       + ' [--allow-admin-api|--no-allow-admin-api]',
     options: {
       'no-allow-admin-api': { type: 'boolean' },

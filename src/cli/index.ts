@@ -84,7 +84,9 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
     const baseConfig = loadConfig({ env: options.env });
     const logger = createLogger(['info', 'warn'].includes(baseConfig.logLevel) ? 'error' : baseConfig.logLevel, 2);
     const config = resolveSecrets(baseConfig, (message) => logger.debug(message));
-    container = await createContainer(config, logger, { migrate: isMigrate || config.nodeEnv !== 'production', redis: false, unboundedStatements: true });
+    container = await createContainer(config, logger, {
+      migrate: isMigrate || config.nodeEnv !== 'production', redis: false, unboundedStatements: true,
+    });
     const code = await command.run(container, values, positionals, io);
     return typeof code === 'number' ? code : 0;
   } catch (error) {

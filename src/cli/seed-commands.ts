@@ -25,7 +25,8 @@ export async function seedAccounts(dataSource: DataSource, options: { count: num
     const [{ n }] = await dataSource.query(
       `WITH added AS (
          INSERT INTO accounts (email, email_canonical, email_verified, password_hash, password_changed_at, name)
-         SELECT 'user' || i || '@' || $3, 'user' || i || '@' || $3, true, $4, now(), 'Seed user ' || i FROM generate_series($1::int, $2::int) AS i
+         SELECT 'user' || i || '@' || $3, 'user' || i || '@' || $3, true, $4, now(), 'Seed user ' || i
+         FROM generate_series($1::int, $2::int) AS i
          ON CONFLICT (email_canonical) DO NOTHING
          RETURNING 1)
        SELECT count(*)::int AS n FROM added`, [first, last, options.domain, options.passwordHash]) as [{ n: number }];
@@ -126,7 +127,8 @@ function syntheticHash(prevHash: string, c: AuditEventContent): string {
 
 /** Ids of the accounts seeded at `domain`. */
 export async function seededAccountIds(dataSource: DataSource, domain: string): Promise<string[]> {
-  const rows = await dataSource.query(`SELECT id FROM accounts WHERE email_canonical LIKE '%@' || $1`, [domain]) as Array<{ id: string }>;
+  const rows = await dataSource.query(`SELECT id FROM accounts WHERE email_canonical LIKE '%@' || $1`,
+    [domain]) as Array<{ id: string }>;
   return rows.map((row) => row.id);
 }
 
@@ -134,7 +136,9 @@ export async function seededAccountIds(dataSource: DataSource, domain: string): 
 function seedDomain(value: string): string {
   const probe = canonicalEmail(`user@${value}`);
   const domain = probe.ok ? probe.canonical.slice('user@'.length) : '';
-  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) throw new UsageError('--domain must be a domain name such as seed.test');
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) {
+    throw new UsageError('--domain must be a domain name such as seed.test');
+  }
   return domain;
 }
 

@@ -68,7 +68,8 @@ export const userCommands: Record<string, CliCommand> = {
       const search = typeof values.search === 'string' ? emailSearchKey(values.search) : undefined;
       const after = typeof values.after === 'string' ? values.after : search;
       // Emails are listed in order, so the matches of a search start right after its text.
-      const users = (await container.accounts.list(limit, after)).filter((user) => !search || user.emailCanonical.startsWith(search)).map(userJson);
+      const users = (await container.accounts.list(limit, after))
+        .filter((user) => !search || user.emailCanonical.startsWith(search)).map(userJson);
       print(io, users, (all) => all.map((u) => `${u.id}  ${u.email}${u.disabled ? '  (disabled)' : ''}`).join('\n') || 'no accounts');
     },
   },

@@ -47,10 +47,12 @@ export type ClientChanges = Partial<Omit<ClientInput, 'type'>>;
 export const clientTtlLimits = { accessTokenTtl: 86_400, idTokenTtl: 86_400, refreshTokenTtl: 365 * 86_400, refreshTokenIdleTtl: 365 * 86_400, sessionIdleTtl: 30 * 86_400, sessionMaxAge: 400 * 86_400 } as const;
 
 type SettingsKey = 'backchannelLogoutUri' | 'backchannelLogoutSessionRequired' | 'accessTokenTtl' | 'idTokenTtl' | 'refreshTokenTtl'
-  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop' | 'requirePar' | 'deviceFlow' | 'allowedScopes' | 'idTokenClaims'
+  | 'refreshTokenIdleTtl' | 'refreshTokenGraceSeconds' | 'sessionIdleTtl' | 'sessionMaxAge' | 'requireDpop'
+  | 'requirePar' | 'deviceFlow' | 'allowedScopes' | 'idTokenClaims'
   | 'allowAdminApi';
 const settingsKeys: readonly SettingsKey[] = ['backchannelLogoutUri', 'backchannelLogoutSessionRequired', 'accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl',
-  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar', 'deviceFlow', 'allowedScopes', 'idTokenClaims',
+  'refreshTokenIdleTtl', 'refreshTokenGraceSeconds', 'sessionIdleTtl', 'sessionMaxAge', 'requireDpop', 'requirePar',
+  'deviceFlow', 'allowedScopes', 'idTokenClaims',
   'allowAdminApi'];
 
 /** What callers may see of a client: never the secret. */
@@ -275,7 +277,8 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     allow_admin_api: client.allowAdminApi,
   };
   if (client.type === 'service') {
-    return { ...common, client_secret: secret, grant_types: ['client_credentials', tokenExchangeGrantType], response_types: [], redirect_uris: [],
+    return { ...common, client_secret: secret, grant_types: ['client_credentials', tokenExchangeGrantType],
+      response_types: [], redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic' satisfies RegistrableAuthMethod };
   }
   return {
@@ -286,7 +289,8 @@ export function toOidcMetadata(client: Client, secret: string | undefined): Reco
     response_types: ['code'],
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
-    token_endpoint_auth_method: (client.type === 'web' ? 'client_secret_basic' : 'none') satisfies RegistrableAuthMethod,
+    token_endpoint_auth_method:
+      (client.type === 'web' ? 'client_secret_basic' : 'none') satisfies RegistrableAuthMethod,
     require_pushed_authorization_requests: client.requirePar,
     ...(client.backchannelLogoutUri !== null ? {
       backchannel_logout_uri: client.backchannelLogoutUri,

@@ -110,9 +110,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const sources = files.map((file) => ({ name: file, tree: readYaml(file) }));
   if (options.overrides) sources.push({ name: 'overrides', tree: options.overrides });
-  const unknown = sources.flatMap(({ name, tree }) => unknownKeys(configSchema, tree).map((problem) => `${name}: ${problem}`));
+  const unknown = sources.flatMap(({ name, tree }) =>
+    unknownKeys(configSchema, tree).map((problem) => `${name}: ${problem}`));
   if (unknown.length) throw new ConfigError(unknown);
-  const merged = mergeTrees(...sources.slice(0, files.length).map(({ tree }) => tree), fromEnv(env), options.overrides ?? {});
+  const merged = mergeTrees(...sources.slice(0, files.length).map(({ tree }) => tree), fromEnv(env),
+    options.overrides ?? {});
   const derivedIssuer = merged.issuer === undefined;
   merged.issuer ??= `http://localhost:${String(merged.port ?? 3000)}`;
 

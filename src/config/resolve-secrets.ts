@@ -23,7 +23,8 @@ export function assertProductionSafe(config: Config): void {
 /** The stored development secrets; a damaged file stops start-up with what to do, never a JSON stack. */
 function readStoredSecrets(file: string): DevSecrets {
   const damaged = (why: string) => new ConfigError([`${file}: ${why}. Restore it from a backup; only if nothing `
-    + 'encrypted with it matters (a throw-away development database), delete it and DATA_DIR/postgres to start afresh']);
+    + 'encrypted with it matters (a throw-away development database), delete it and DATA_DIR/postgres '
+    + 'to start afresh']);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -31,7 +32,8 @@ function readStoredSecrets(file: string): DevSecrets {
     throw damaged('is empty or not valid JSON');
   }
   const { cookieKeys, encryptionKey } = (parsed ?? {}) as Partial<DevSecrets>;
-  const validKeys = Array.isArray(cookieKeys) && cookieKeys.length > 0 && cookieKeys.every((key) => typeof key === 'string' && key.length >= 32);
+  const validKeys = Array.isArray(cookieKeys) && cookieKeys.length > 0
+    && cookieKeys.every((key) => typeof key === 'string' && key.length >= 32);
   if (!validKeys || typeof encryptionKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(encryptionKey)) {
     throw damaged('does not hold cookieKeys and an encryptionKey');
   }

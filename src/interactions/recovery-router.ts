@@ -37,7 +37,10 @@ export function createRecoveryRouter(deps: InteractionDeps): Router {
     csrf.verify(ctx, form.csrf);
     const parsed = emailForm.safeParse(form);
     if (!parsed.success) {
-      return render(ctx, 'interaction/forgot', { title: tr(ctx, 'pages.forgot.title'), email: form.email ?? '', returnTo: undefined, errors: translateErrors(ctx, fieldErrors(parsed.error)) }, 400);
+      return render(ctx, 'interaction/forgot', {
+        title: tr(ctx, 'pages.forgot.title'), email: form.email ?? '', returnTo: undefined,
+        errors: translateErrors(ctx, fieldErrors(parsed.error)),
+      }, 400);
     }
     await passwordReset.requestReset(parsed.data.email, flowContext(ctx));
     await message(ctx, tr(ctx, 'pages.forgot.sent_title'), tr(ctx, 'pages.forgot.sent_body', { email: parsed.data.email, minutes: Math.round(config.accounts.resetTtl / 60) }), {

@@ -109,7 +109,9 @@ export function createMfaService(deps: MfaServiceDeps) {
      * A new set of ten codes; the old set stops working. The owner is told, except for the set that
      * comes with a first factor (`withFirstFactor`): that factor's own notice covers it.
      */
-    async regenerateRecoveryCodes(accountId: string, context: FlowContext, options: { withFirstFactor?: boolean } = {}) {
+    async regenerateRecoveryCodes(
+      accountId: string, context: FlowContext, options: { withFirstFactor?: boolean } = {},
+    ) {
       const codes = await db.transaction(async (repos) => {
         const fresh = await freshRecoveryCodes(repos, accountId);
         await repos.audit.append({ type: 'mfa.recovery_codes_regenerated', actor: `account:${accountId}`, accountId, ...auditContext(context) });

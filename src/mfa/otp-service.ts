@@ -12,7 +12,8 @@ import type { OtpChallengeRepository } from './otp-challenge-repository.js';
 import { newRecoveryCodes } from './recovery-codes.js';
 
 /** The repositories this service needs; the container's set gains `otpChallenges` when it is registered. */
-export type OtpRepositories = Pick<Repositories, 'accounts' | 'mfaFactors' | 'recoveryCodes' | 'audit' | 'outbox'> & { otpChallenges: OtpChallengeRepository };
+export type OtpRepositories = Pick<Repositories, 'accounts' | 'mfaFactors' | 'recoveryCodes' | 'audit' | 'outbox'>
+  & { otpChallenges: OtpChallengeRepository };
 
 export interface OtpSettings {
   ttlSeconds: number;
@@ -32,7 +33,10 @@ export interface OtpServiceDeps {
   notifier: Pick<AccountNotifier, 'sendWithin' | 'sendSmsWithin'>;
   /** Tells the owner a factor was added (the container always passes it). */
   notices?: Pick<SecurityNotices, 'factorAdded'>;
-  /** False when no SMS provider is configured: SMS factors are refused with 503 instead of queuing texts nobody sends. */
+  /**
+   * False when no SMS provider is configured: SMS factors are refused with 503 instead of queuing texts
+   * nobody sends.
+   */
   smsAvailable?: boolean;
   /** Keyed hash (HMAC under a server secret) of what is stored for a code: see otpCodeHasher. */
   hashCode: (input: string) => string;
@@ -99,8 +103,12 @@ export function createOtpService(deps: OtpServiceDeps) {
    * Inside the caller's transaction: throttle, store a fresh code's hash, audit it, and queue the
    * email or text that carries it, so the code and its message commit together.
    */
-  async function issue(repos: OtpRepositories, factor: Pick<MfaFactor, 'id' | 'accountId' | 'type' | 'phone'>, context: FlowContext) {
-    if (factor.type === 'sms' && deps.smsAvailable === false) throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured');
+  async function issue(
+    repos: OtpRepositories, factor: Pick<MfaFactor, 'id' | 'accountId' | 'type' | 'phone'>, context: FlowContext,
+  ) {
+    if (factor.type === 'sms' && deps.smsAvailable === false) {
+      throw new ServiceUnavailableError('sms_unavailable', 'SMS is not configured');
+    }
     const at = now();
     await repos.otpChallenges.lockAccount(factor.accountId);
     const last = await repos.otpChallenges.latest(factor.id);
@@ -120,16 +128,21 @@ export function createOtpService(deps: OtpServiceDeps) {
     const expiresMinutes = Math.round(settings.ttlSeconds / 60);
     let sentTo: string;
     if (factor.type === 'sms') {
-      await deps.notifier.sendSmsWithin(repos, factor.phone!, smsText(code, expiresMinutes, context.locale), { accountId: factor.accountId });
+      await deps.notifier.sendSmsWithin(repos, factor.phone!, smsText(code, expiresMinutes, context.locale),
+        { accountId: factor.accountId });
       sentTo = maskPhone(factor.phone!);
     } else {
       const account = await repos.accounts.findById(factor.accountId);
       if (!account) throw new NotFoundError('account_not_found', 'No such account.');
-      await deps.notifier.sendWithin(repos, 'mfa-code', account.email, context.locale, { code, expiresMinutes }, { accountId: account.id });
+      await deps.notifier.sendWithin(repos, 'mfa-code', account.email, context.locale, { code, expiresMinutes },
+        { accountId: account.id });
       sentTo = maskEmail(account.email);
     }
     // "issued", not "sent": the outbox worker records the delivery (sms.delivered, email.delivered).
-    await repos.audit.append({ type: 'mfa.code_issued', actor: actorOf(factor.accountId), accountId: factor.accountId, ...auditContext(context), details: { factorId: factor.id, factorType: factor.type } });
+    await repos.audit.append({
+      type: 'mfa.code_issued', actor: actorOf(factor.accountId), accountId: factor.accountId, ...auditContext(context),
+      details: { factorId: factor.id, factorType: factor.type },
+    });
     return { challenge, sentTo };
   }
 

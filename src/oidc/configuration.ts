@@ -49,7 +49,9 @@ export interface ConfigurationDeps {
 }
 
 /** The declarative oidc-provider configuration: production settings only, nothing for development. */
-export function buildConfiguration({ config, adapter, findAccount, jwks, render, roles: configuredRoles, apis, respondWithError }: ConfigurationDeps): Configuration {
+export function buildConfiguration({
+  config, adapter, findAccount, jwks, render, roles: configuredRoles, apis, respondWithError,
+}: ConfigurationDeps): Configuration {
   const https = config.issuer.startsWith('https://');
   const scopes = ['openid', 'offline_access', 'email', 'profile', 'roles'];
   // Portcullis protects its own admin API with its own tokens; only the `admin` role gets its scopes.
@@ -97,7 +99,8 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
       id_token_signed_response_alg: config.keys.algorithm,
     },
     extraClientMetadata: {
-      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds', ...clientTtlProperties, ...clientClaimProperties,
+      properties: ['first_party', 'allow_unverified_email', 'require_mfa', 'refresh_token_grace_seconds',
+        ...clientTtlProperties, ...clientClaimProperties,
         privilegedClientProperty],
       validator(_ctx, key, value) {
         if (value === undefined) return;
@@ -142,7 +145,10 @@ export function buildConfiguration({ config, adapter, findAccount, jwks, render,
         },
       },
     },
-    interactions: { policy: createInteractionPolicy({ requireVerifiedEmail: config.accounts.requireVerifiedEmail, apis }), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      policy: createInteractionPolicy({ requireVerifiedEmail: config.accounts.requireVerifiedEmail, apis }),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
     acrValues: [acr.password, acr.mfa],
     ttl: {
       AuthorizationCode: config.ttl.authorizationCode,

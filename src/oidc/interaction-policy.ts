@@ -21,10 +21,12 @@ export function createInteractionPolicy(options: {
   const policy = base();
   policy.get('login')!.checks.add(sessionLifetimeCheck());
   policy.get('login')!.checks.add(verifiedEmailCheck(options.requireVerifiedEmail));
-  policy.get('login')!.checks.add(new Check('mfa_required', 'a second factor is required', async (ctx: KoaContextWithOIDC) => {
+  policy.get('login')!.checks.add(new Check('mfa_required', 'a second factor is required',
+    async (ctx: KoaContextWithOIDC) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
-    const stepUp = requestsMfa(params?.acr_values) || await requestsPrivilegedApi(params?.resource, client, options.apis);
+    const stepUp = requestsMfa(params?.acr_values)
+      || await requestsPrivilegedApi(params?.resource, client, options.apis);
     const wanted = stepUp || (client as { require_mfa?: boolean } | undefined)?.require_mfa === true;
     if (!wanted) return Check.NO_NEED_TO_PROMPT;
     if (session.acr !== acr.mfa) return Check.REQUEST_PROMPT;

@@ -40,7 +40,9 @@ export interface ProviderHostDeps {
 export async function createProviderHost(deps: ProviderHostDeps) {
   const { config, keys, logger } = deps;
   // The app's one error renderer, also for oidc-provider's renderError and its JSON server_error.
-  const respondWithError = createErrorResponder({ render: deps.render, retryAfterSeconds: config.http.retryAfterSeconds, health: deps.health });
+  const respondWithError = createErrorResponder({
+    render: deps.render, retryAfterSeconds: config.http.retryAfterSeconds, health: deps.health,
+  });
 
   function build(jwks: Configuration['jwks']): Provider {
     const provider = new Provider(config.issuer, buildConfiguration({ ...deps, jwks, respondWithError }));
@@ -55,7 +57,9 @@ export async function createProviderHost(deps: ProviderHostDeps) {
       try {
         await next();
       } catch (error) {
-        if (!isDependencyFailure(error)) (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider unhandled error');
+        if (!isDependencyFailure(error)) {
+          (ctx.state?.log ?? logger).error({ err: error }, 'oidc-provider unhandled error');
+        }
         await respondWithError(ctx, error);
         return;
       }

@@ -15,7 +15,8 @@ import type { SetupService } from './setup-service.js';
 
 const setupForm = z.object({
   csrf: z.string(), expires: z.string(), sig: z.string(),
-  email: formEmailField('pages.common.required_field'), name: z.string().trim().max(200).optional(), password: z.string().min(1).max(4096),
+  email: formEmailField('pages.common.required_field'), name: z.string().trim().max(200).optional(),
+  password: z.string().min(1).max(4096),
 });
 
 /** /setup: the page behind the first-run link; 404 once an admin exists or for a bad link. */
@@ -47,7 +48,8 @@ export function createSetupRouter({ setup, csrf, render, config }: { setup: Setu
     await guard(ctx, form.expires, form.sig);
     const parsed = setupForm.safeParse(form);
     if (!parsed.success) {
-      return page(ctx, form, translateErrors(ctx, { email: 'pages.common.required_field', ...fieldErrors(parsed.error) }), 400);
+      return page(ctx, form,
+        translateErrors(ctx, { email: 'pages.common.required_field', ...fieldErrors(parsed.error) }), 400);
     }
     try {
       await setup.createFirstAdmin(parsed.data, flowContext(ctx));

@@ -58,7 +58,10 @@ export function createSetupService(deps: SetupDeps) {
         await repos.accounts.update(account.id, { mfaRequired: true });
         const role = await repos.roles.ensure('admin');
         await repos.roles.assign(account.id, role.id);
-        await repos.audit.append({ type: 'setup.first_admin_created', actor: `account:${account.id}`, accountId: account.id, ...auditContext(context), details: { email: canonical } });
+        await repos.audit.append({
+          type: 'setup.first_admin_created', actor: `account:${account.id}`, accountId: account.id,
+          ...auditContext(context), details: { email: canonical },
+        });
         return account.id;
       });
     },
