@@ -1,7 +1,13 @@
 import type { z } from 'zod';
 
 type Tree = Record<string, unknown>;
-interface Def { type: string; shape?: Record<string, z.ZodType>; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType }
+interface Def {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  element?: z.ZodType;
+}
 
 const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
@@ -27,7 +33,8 @@ function distance(a: string, b: string): number {
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      const substitution = a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + substitution);
       previous = current;
     }
   }
@@ -35,7 +42,8 @@ function distance(a: string, b: string): number {
 }
 
 function suggestion(key: string, known: string[]): string {
-  const close = known.map((name) => ({ name, d: distance(key, name) })).filter(({ d }) => d <= 2).sort((x, y) => x.d - y.d)[0];
+  const close = known.map((name) => ({ name, d: distance(key, name) }))
+    .filter(({ d }) => d <= 2).sort((x, y) => x.d - y.d)[0];
   return close ? ` (did you mean "${close.name}"?)` : '';
 }
 

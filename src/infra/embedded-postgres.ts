@@ -6,7 +6,8 @@ import { APP_ROLE } from '../../migrations/1795000000014-AuditCheckpoints.js';
 import { writeFileAtomic } from './atomic-file.js';
 import type { Logger } from './logger.js';
 import {
-  clusterDirectory, initialiseCluster, isAlive, postgresAccount, reachableBinaries, runningPostmaster, startPostmaster, stopPostmaster,
+  clusterDirectory, initialiseCluster, isAlive, postgresAccount, reachableBinaries, runningPostmaster, startPostmaster,
+  stopPostmaster,
 } from './postgres-process.js';
 
 /** `url`: the service's login (a member of portcullis_app); `migrationUrl`: the owner (the cluster superuser). */
@@ -19,7 +20,10 @@ function passwordFor(dataDir: string, name = 'postgres-password'): string {
   const file = path.join(dataDir, name);
   if (!existsSync(file)) writeFileAtomic(file, randomBytes(24).toString('base64url'));
   const password = readFileSync(file, 'utf8').trim();
-  if (!password) throw new Error(`${file} is empty: restore it from a backup, or delete it together with ${dataDir}/postgres to start afresh`);
+  if (!password) {
+    throw new Error(`${file} is empty: restore it from a backup, or delete it together with ${dataDir}/postgres`
+      + ' to start afresh');
+  }
   return password;
 }
 
@@ -77,7 +81,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   const account = postgresAccount();
   const pgDir = clusterDirectory(dataDir, account);
   if (pgDir !== path.join(dataDir, 'postgres')) {
-    logger.warn({ dir: pgDir, dataDir }, 'the postgres system user cannot reach DATA_DIR: the embedded database lives here instead');
+    logger.warn({ dir: pgDir, dataDir },
+      'the postgres system user cannot reach DATA_DIR: the embedded database lives here instead');
   }
   const password = passwordFor(dataDir);
   const servicePassword = passwordFor(dataDir, 'postgres-service-password');
@@ -91,7 +96,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   const existing = runningPostmaster(pgDir);
   if (existing && ownerAlive(dataDir)) return { ...(await urls(existing.port)), stop: async () => {} };
   if (existing) {
-    logger.warn({ pid: existing.pid }, 'restarting an embedded PostgreSQL left running by a process that ended without stopping it');
+    logger.warn({ pid: existing.pid },
+      'restarting an embedded PostgreSQL left running by a process that ended without stopping it');
     await stopPostmaster(existing.pid);
   }
 
@@ -102,7 +108,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   }
   const { pid } = await startPostmaster(binaries, pgDir, port, account, path.join(dataDir, 'postgres.log'));
   writeFileAtomic(ownerFile(dataDir), String(process.pid));
-  logger.warn({ dir: pgDir, port }, 'running on the embedded PostgreSQL: single node, for development only; set DATABASE_URL for production');
+  logger.warn({ dir: pgDir, port },
+    'running on the embedded PostgreSQL: single node, for development only; set DATABASE_URL for production');
   const stop = async () => {
     await stopPostmaster(pid);
     rmSync(ownerFile(dataDir), { force: true });

@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync,
-  statSync, writeFileSync, type Stats,
+  chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync,
+  rmSync, statSync, writeFileSync, type Stats,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,8 @@ const EXEC = 1;
 
 function idOf(flag: '-u' | '-g'): number | undefined {
   try {
-    return Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const output = execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return Number(output.trim());
   } catch {
     return undefined;
   }
@@ -74,7 +75,10 @@ async function bundledBinaries(): Promise<Binaries & { version: string }> {
  * a private temporary folder), the bundled tree is copied once to a shared cache that it can.
  */
 export async function reachableBinaries(account: RunAs | undefined,
-  { cacheRoot = '/var/cache/portcullis', bundled }: { cacheRoot?: string; bundled?: Binaries & { version: string } } = {},
+  { cacheRoot = '/var/cache/portcullis', bundled }: {
+    cacheRoot?: string;
+    bundled?: Binaries & { version: string };
+  } = {},
 ): Promise<Binaries> {
   bundled ??= await bundledBinaries();
   if (reachableBy(bundled.postgres, account)) return bundled;
@@ -97,10 +101,13 @@ export async function reachableBinaries(account: RunAs | undefined,
  * Where the cluster's files live: DATA_DIR/postgres, or, when the account cannot reach DATA_DIR,
  * a folder of its own under `relocateRoot` named after DATA_DIR (so every start finds the same one).
  */
-export function clusterDirectory(dataDir: string, account: RunAs | undefined, relocateRoot = '/var/lib/portcullis'): string {
+export function clusterDirectory(
+  dataDir: string, account: RunAs | undefined, relocateRoot = '/var/lib/portcullis',
+): string {
   const own = path.join(dataDir, 'postgres');
   if (reachableBy(own, account)) return own;
-  const name = `${path.basename(dataDir)}-${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12)}`;
+  const hash = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
+  const name = `${path.basename(dataDir)}-${hash}`;
   mkdirSync(relocateRoot, { recursive: true, mode: 0o755 });
   chmodSync(relocateRoot, 0o755);
   return path.join(relocateRoot, name, 'postgres');
@@ -116,12 +123,15 @@ function ownDirectory(dir: string, account: RunAs | undefined): void {
 
 function run(command: string, args: string[], account: RunAs | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...account, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(command, args, { ...account, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     child.once('error', (error) => reject(new Error(`cannot run ${command}: ${error.message}`)));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(command)} failed (${code}): ${output.trim()}`))));
+    child.once('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${path.basename(command)} failed (${code}): ${output.trim()}`));
+    });
   });
 }
 
@@ -129,7 +139,9 @@ function run(command: string, args: string[], account: RunAs | undefined): Promi
  * initdb with scram-sha-256 for `postgres`. The password file sits in a private folder only the
  * postgres account can read, and is removed whatever happens.
  */
-export async function initialiseCluster(binaries: Binaries, pgDir: string, password: string, account: RunAs | undefined): Promise<void> {
+export async function initialiseCluster(
+  binaries: Binaries, pgDir: string, password: string, account: RunAs | undefined,
+): Promise<void> {
   ownDirectory(pgDir, account);
   const secretDir = mkdtempSync(path.join(os.tmpdir(), 'portcullis-initdb-'));
   try {
@@ -137,7 +149,8 @@ export async function initialiseCluster(binaries: Binaries, pgDir: string, passw
     const passwordFile = path.join(secretDir, 'password');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     if (account) chownSync(passwordFile, account.uid, account.gid);
-    await run(binaries.initdb, [`--pgdata=${pgDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`,
+    await run(binaries.initdb, [
+      `--pgdata=${pgDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`,
       '--encoding=UTF8', '--no-locale'], account);
   } finally {
     rmSync(secretDir, { recursive: true, force: true });
@@ -184,7 +197,9 @@ export async function startPostmaster(binaries: Binaries, pgDir: string, port: n
   closeSync(log);
   let failure: Error | undefined;
   child.once('error', (error) => { failure = new Error(`cannot run ${binaries.postgres}: ${error.message}`); });
-  child.once('exit', (code) => { failure ??= new Error(`PostgreSQL exited (${code}) during start-up; see ${logFile}`); });
+  child.once('exit', (code) => {
+    failure ??= new Error(`PostgreSQL exited (${code}) during start-up; see ${logFile}`);
+  });
   child.unref();
   await until(() => failure !== undefined || runningPostmaster(pgDir)?.ready === true, 60_000, 'PostgreSQL to start');
   if (failure) throw failure;
