@@ -21,8 +21,8 @@ export function createInteractionPolicy(options: {
   const policy = base();
   policy.get('login')!.checks.add(sessionLifetimeCheck());
   policy.get('login')!.checks.add(verifiedEmailCheck(options.requireVerifiedEmail));
-  policy.get('login')!.checks.add(new Check('mfa_required', 'a second factor is required',
-    async (ctx: KoaContextWithOIDC) => {
+  /** Whether this sign-in must pass a second factor now, and which session satisfies that. */
+  const mfaCheck = async (ctx: KoaContextWithOIDC) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
     const stepUp = requestsMfa(params?.acr_values)
@@ -33,6 +33,7 @@ export function createInteractionPolicy(options: {
     // An explicit step-up asks for a factor now: a session whose second factor was skipped on a
     // trusted device doesn't satisfy it (a fresh sign-in with acr_values ignores the device too).
     return stepUp && !performedSecondFactor(session.amr) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-  }));
+  };
+  policy.get('login')!.checks.add(new Check('mfa_required', 'a second factor is required', mfaCheck));
   return policy;
 }
