@@ -6,9 +6,12 @@ import type { FlowContext } from './account-flow-deps.js';
 import type { AccountLinks } from './account-links.js';
 import type { AccountNotifier } from './account-notifier.js';
 
+/** What queuing a notice inside a change's transaction needs: the owner's address and the outbox. */
+export type NoticeRepos = Pick<Repositories, 'accounts' | 'audit' | 'outbox'>;
+
 export interface SecurityNoticesDeps {
   db: Database<Repositories>;
-  notifier: Pick<AccountNotifier, 'send'>;
+  notifier: Pick<AccountNotifier, 'send' | 'sendWithin'>;
   links: Pick<AccountLinks, 'security'>;
   now?: () => Date;
 }
@@ -34,24 +37,29 @@ export function createSecurityNotices(deps: SecurityNoticesDeps) {
   const { db, notifier, links } = deps;
   const now = deps.now ?? (() => new Date());
   const notice = (context: FlowContext) => changeNotice(context, links, now());
-  const ownerOf = async (accountId: string) => (await db.repos.accounts.findById(accountId))?.email;
+  const ownerOf = async (repos: NoticeRepos, accountId: string) => (await repos.accounts.findById(accountId))?.email;
 
+  // Each credential notice is queued in the transaction of the change it reports (`repos`): no change
+  // commits without its notice, and a rolled-back change sends none.
   return {
     notice,
 
-    async factorAdded(accountId: string, factorType: NoticeFactorType, context: FlowContext): Promise<void> {
-      const to = await ownerOf(accountId);
-      if (to) notifier.send('mfa-factor-added', to, context.locale, { factorType, ...notice(context) });
+    async factorAdded(repos: NoticeRepos, accountId: string, factorType: NoticeFactorType, context: FlowContext) {
+      const to = await ownerOf(repos, accountId);
+      const locals = { factorType, ...notice(context) };
+      if (to) await notifier.sendWithin(repos, 'mfa-factor-added', to, context.locale, locals, { accountId });
     },
 
-    async factorRemoved(accountId: string, factorType: NoticeFactorType, context: FlowContext): Promise<void> {
-      const to = await ownerOf(accountId);
-      if (to) notifier.send('mfa-factor-removed', to, context.locale, { factorType, ...notice(context) });
+    async factorRemoved(repos: NoticeRepos, accountId: string, factorType: NoticeFactorType, context: FlowContext) {
+      const to = await ownerOf(repos, accountId);
+      const locals = { factorType, ...notice(context) };
+      if (to) await notifier.sendWithin(repos, 'mfa-factor-removed', to, context.locale, locals, { accountId });
     },
 
-    async recoveryCodesRegenerated(accountId: string, context: FlowContext): Promise<void> {
-      const to = await ownerOf(accountId);
-      if (to) notifier.send('recovery-codes-regenerated', to, context.locale, notice(context));
+    async recoveryCodesRegenerated(repos: NoticeRepos, accountId: string, context: FlowContext): Promise<void> {
+      const to = await ownerOf(repos, accountId);
+      if (!to) return;
+      await notifier.sendWithin(repos, 'recovery-codes-regenerated', to, context.locale, notice(context), { accountId });
     },
 
     /** A sign-in from a browser without this account's device cookie (config `notifications.newDeviceSignIn`). */

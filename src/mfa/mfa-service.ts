@@ -70,9 +70,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         await repos.mfaFactors.update(factor.id, { confirmedAt: now() });
         const recoveryCodes = first ? await freshRecoveryCodes(repos, accountId) : undefined;
         await repos.audit.append({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, ...auditContext(context), details: { factorId: factor.id, factorType: 'totp', name: factor.name } });
+        await deps.notices?.factorAdded(repos, accountId, 'totp', context);
         return { recoveryCodes };
       });
-      await deps.notices?.factorAdded(accountId, 'totp', context);
       return result;
     },
 
@@ -115,9 +115,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       const codes = await db.transaction(async (repos) => {
         const fresh = await freshRecoveryCodes(repos, accountId);
         await repos.audit.append({ type: 'mfa.recovery_codes_regenerated', actor: `account:${accountId}`, accountId, ...auditContext(context) });
+        if (!options.withFirstFactor) await deps.notices?.recoveryCodesRegenerated(repos, accountId, context);
         return fresh;
       });
-      if (!options.withFirstFactor) await deps.notices?.recoveryCodesRegenerated(accountId, context);
       return codes;
     },
 
@@ -144,9 +144,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         await repos.mfaFactors.delete(accountId, factorId);
         if (factors.length === 1) await repos.recoveryCodes.deleteAll(accountId);
         await repos.audit.append({ type: 'mfa.removed', actor: `account:${accountId}`, accountId, ...auditContext(context), details: { factorId, factorType: factor.type, name: factor.name } });
+        await deps.notices?.factorRemoved(repos, accountId, factor.type, context);
         return factor;
       });
-      await deps.notices?.factorRemoved(accountId, removed.type, context);
     },
 
     /** Admin reset: every factor and recovery code gone (the person enrols again at next sign-in if required). */

@@ -212,9 +212,9 @@ export function createOtpService(deps: OtpServiceDeps) {
           await repos.recoveryCodes.replace(accountId, recoveryCodes.map(deps.hashRecoveryCode));
         }
         await repos.audit.append({ type: 'mfa.enrolled', actor: actorOf(accountId), accountId, ...auditContext(context), details: { factorId, factorType: factor.type, name: factor.name } });
+        await deps.notices?.factorAdded(repos, accountId, factor.type, context);
         return { recoveryCodes };
       });
-      await deps.notices?.factorAdded(accountId, factor.type, context);
       return result;
     },
 

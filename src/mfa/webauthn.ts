@@ -122,9 +122,9 @@ export function createWebAuthnService(deps: WebAuthnServiceDeps) {
             signCount: String(credential.counter), transports, deviceType: credentialDeviceType, backedUp: credentialBackedUp, confirmedAt: now(),
           });
           await audit('mfa.enrolled', accountId, context, { factorId: factor.id, name: label, deviceType: credentialDeviceType, backedUp: credentialBackedUp }, repos);
+          await deps.notices?.factorAdded(repos, accountId, 'webauthn', context);
           return factor.id;
         });
-        await deps.notices?.factorAdded(accountId, 'webauthn', context);
         return factorId;
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict; // the same credential, registered by a racing request
