@@ -13,9 +13,13 @@ const accountsWith = async (canonical: string) => ((await f.t.container.dataSour
 
 describe('admin API: accounts by canonical email', () => {
   it('answers 409 email_taken for a respelled address (case, fullwidth, padding)', async () => {
-    expect((await f.api.call('POST', '/accounts', { token: f.writeToken, body: { email: 'Grace@Example.com', password } })).status).toBe(201);
+    const created = await f.api.call('POST', '/accounts', {
+      token: f.writeToken, body: { email: 'Grace@Example.com', password },
+    });
+    expect(created.status).toBe(201);
     for (const email of ['GRACE@example.COM', 'ｇｒａｃｅ＠ｅｘａｍｐｌｅ．ｃｏｍ', ' grace@example.com ']) {
-      expect(await f.api.call('POST', '/accounts', { token: f.writeToken, body: { email, password } }), email).toMatchObject({ status: 409, body: { error: 'email_taken' } });
+      expect(await f.api.call('POST', '/accounts', { token: f.writeToken, body: { email, password } }), email)
+        .toMatchObject({ status: 409, body: { error: 'email_taken' } });
     }
     expect(await accountsWith('grace@example.com')).toBe(1);
     // Any spelling finds it; the stored spelling is the one given first.
@@ -30,10 +34,14 @@ describe('admin API: accounts by canonical email', () => {
       ['ida\u200d@example.com', 'contains an invisible or control character (U+200D) (email_control_characters)'],
     ]) {
       const refused = await f.api.call('POST', '/accounts', { token: f.writeToken, body: { email, password } });
-      expect(refused).toMatchObject({ status: 422, body: { error: 'validation_failed', error_description: `body.email: ${reason}` } });
+      expect(refused).toMatchObject({
+        status: 422, body: { error: 'validation_failed', error_description: `body.email: ${reason}` },
+      });
     }
     expect(await accountsWith('ida@example.com')).toBe(0);
-    const rows = await f.t.container.dataSource.query(`SELECT count(*)::int AS n FROM accounts WHERE email LIKE '%da%@example.com'`) as [{ n: number }];
+    const rows = await f.t.container.dataSource.query(
+      `SELECT count(*)::int AS n FROM accounts WHERE email LIKE '%da%@example.com'`,
+    ) as [{ n: number }];
     expect(rows[0].n).toBe(0);
   });
 });

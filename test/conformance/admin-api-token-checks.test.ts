@@ -36,7 +36,9 @@ describe('the admin API and self-contained tokens', () => {
     const unsigned = new UnsecuredJWT(payload).encode();
     const maced = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid })
       .sign(new TextEncoder().encode('a-secret-the-attacker-chose-32-bytes!'));
-    for (const token of [unsigned, maced]) expect(await callAdminApi(token)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    for (const token of [unsigned, maced]) {
+      expect(await callAdminApi(token)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    }
   });
 
   it('ignores keys the token names itself (jwk, jku headers) and a key of its own choosing', async () => {
@@ -46,10 +48,14 @@ describe('the admin API and self-contained tokens', () => {
     const jwk = await exportJWK(publicKey);
     const tokens = await Promise.all([
       new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', jwk }).sign(privateKey),
-      new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid, jku: 'https://attacker.example/jwks' }).sign(privateKey),
+      new SignJWT(payload)
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid, jku: 'https://attacker.example/jwks' })
+        .sign(privateKey),
       new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid }).sign(privateKey),
     ]);
-    for (const token of tokens) expect(await callAdminApi(token)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    for (const token of tokens) {
+      expect(await callAdminApi(token)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    }
   });
 
   it('refuses an ID token of ours: right signature, wrong type and audience', async () => {
@@ -64,7 +70,8 @@ describe('the admin API and self-contained tokens', () => {
     await t.container.apis.create({ identifier: reports, name: 'Reports', scopes: ['reports:read'] }, 'test');
     const config = await oidc.discovery(new URL(t.issuer), bot.clientId, {}, oidc.ClientSecretBasic(bot.secret),
       { execute: [oidc.allowInsecureRequests] });
-    const other = (await oidc.clientCredentialsGrant(config, { scope: 'reports:read', resource: reports })).access_token;
+    const other = (await oidc.clientCredentialsGrant(config, { scope: 'reports:read', resource: reports }))
+      .access_token;
     expect(decodeJwt(other).aud).toBe(reports);
     expect(decodeProtectedHeader(other).typ).toBe('at+jwt');
     expect(await callAdminApi(other)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });

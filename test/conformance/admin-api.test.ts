@@ -73,7 +73,8 @@ describe('authentication', () => {
   });
 
   it('gives a client without the admin role no admin scope', async () => {
-    const other = await f.t.container.clients.create({ name: 'Stranger', type: 'service', allowAdminApi: true }, 'test');
+    const other = await f.t.container.clients.create(
+      { name: 'Stranger', type: 'service', allowAdminApi: true }, 'test');
     const token = await adminToken(f.t, other.client.clientId, other.secret!, 'admin:read');
     expect((await f.api.call('GET', '/clients', { token })).status).toBe(403);
   });

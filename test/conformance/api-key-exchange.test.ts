@@ -33,12 +33,16 @@ async function expectOAuthError(promise: Promise<unknown>, error: string) {
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ apis: [{ identifier: api, scopes: ['read', 'write'], accessTokenTtl: 900 }], introspection: { resourceServers: ['resource-server-1'] } });
+  t = await startTestServer({
+    apis: [{ identifier: api, scopes: ['read', 'write'], accessTokenTtl: 900 }],
+    introspection: { resourceServers: ['resource-server-1'] },
+  });
   const w = await t.container.clients.create({ name: 'Worker', type: 'service' }, 'test');
   worker = { clientId: w.client.clientId, secret: w.secret! };
   const r = await t.container.clients.create({ name: 'Resource server', type: 'service' }, 'test');
   // A known id, listed in introspection.resourceServers: only resource servers may introspect API keys.
-  await t.container.dataSource.query('UPDATE clients SET client_id = $1 WHERE client_id = $2', ['resource-server-1', r.client.clientId]);
+  await t.container.dataSource.query(
+    'UPDATE clients SET client_id = $1 WHERE client_id = $2', ['resource-server-1', r.client.clientId]);
   rs = { clientId: 'resource-server-1', secret: r.secret! };
   service = await oidc.discovery(new URL(t.issuer), worker.clientId, {}, oidc.ClientSecretBasic(worker.secret), { execute: [oidc.allowInsecureRequests] });
 });
