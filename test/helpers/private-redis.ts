@@ -35,7 +35,10 @@ async function waitForPing(client: RedisClient, child: ChildProcess): Promise<vo
 /** Starts redis-server with no persistence (a restart comes back empty, like a flushed cache). */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   const admin = createRedis(url);
   // Refused connections while the server starts are expected; PING below waits them out.

@@ -38,14 +38,18 @@ export function requestCounter() {
     /** Wraps the app's request handler so each request runs with its own record. */
     wrap(handler: Handler): Handler {
       return (req, res) => {
-        const work: RequestWork = { method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, sql: [], redis: [] };
+        const work: RequestWork = {
+          method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, sql: [], redis: [],
+        };
         requests.push(work);
         storage.run(work, () => handler(req, res));
       };
     },
     /** The most recent request with this method whose path matches. */
     last(method: string, path: RegExp | string): RequestWork {
-      const found = requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path))).at(-1);
+      const found = requests
+        .filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)))
+        .at(-1);
       if (!found) throw new Error(`no ${method} ${String(path)} was recorded`);
       return found;
     },

@@ -14,7 +14,10 @@ export interface SmtpReceiver {
   waitFor(predicate: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
   /** The http(s) links of a message's text and HTML parts (HTML entities decoded), without duplicates. */
   linksIn(mail: ParsedMail): string[];
-  /** While refusing, new connections get 421 and messages on open ones 451 (service not available), as an outage answers. */
+  /**
+   * While refusing, new connections get 421 and messages on open ones 451 (service not available), as an outage
+   * answers.
+   */
   setRefusing(refusing: boolean): void;
   /** Connections turned away while refusing. */
   refused: number;

@@ -43,7 +43,9 @@ export async function startTestServer(
   options: {
     now?: () => Date; shareWith?: Pick<TestServer, 'env'>; port?: number; logger?: Logger;
     /** Wraps the app's request handler (test/helpers/request-counter.ts counts each request's work with it). */
-    wrapHandler?: (handler: ReturnType<Server['app']['callback']>) => (req: http.IncomingMessage, res: http.ServerResponse) => void;
+    wrapHandler?: (
+      handler: ReturnType<Server['app']['callback']>,
+    ) => (req: http.IncomingMessage, res: http.ServerResponse) => void;
   } = {},
 ): Promise<TestServer> {
   const httpServer = http.createServer();
@@ -53,7 +55,8 @@ export async function startTestServer(
   const issuer = `http://localhost:${port}`;
   const origin = issuer;
   const { env, config, databaseUrl } = await testEnvironment({ issuer, port, ...overrides }, options.shareWith?.env);
-  const container = await createContainer(config, options.logger ?? createLogger('silent'), { migrate: true, now: options.now });
+  const container = await createContainer(
+    config, options.logger ?? createLogger('silent'), { migrate: true, now: options.now });
   const server = await createServer(container);
   httpServer.on('request', options.wrapHandler ? options.wrapHandler(server.app.callback()) : server.app.callback());
   return {
