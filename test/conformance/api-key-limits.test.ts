@@ -87,7 +87,8 @@ describe('token exchange re-evaluates the key owner\'s roles', () => {
     const worker = await serviceClient('Worker');
     for (const role of ['reader', 'writer']) await t.container.rbac.assign(role, { client: worker.clientId }, 'test');
     const { token } = await t.container.apiKeys.create({
-      owner: { type: 'service', clientId: worker.clientId }, name: 'rw', scopes: ['orders:read', 'orders:write'], api: orders,
+      owner: { type: 'service', clientId: worker.clientId }, name: 'rw',
+      scopes: ['orders:read', 'orders:write'], api: orders,
     }, 'test');
     expect((await exchange(worker.config, token)).scope).toBe('orders:read orders:write');
 
@@ -108,7 +109,8 @@ describe('token exchange re-evaluates the key owner\'s roles', () => {
     }, 'test');
     expect(await failureOf(exchange(plain.config, token))).toMatchObject({
       error: 'invalid_target',
-      error_description: expect.stringMatching(new RegExp(`is a privileged API: client ${plain.clientId} is not allowed`)),
+      error_description: expect.stringMatching(
+        new RegExp(`is a privileged API: client ${plain.clientId} is not allowed`)),
     });
     const listed = await serviceClient('Listed worker', true);
     expect((await exchange(listed.config, token)).scope).toBe('payroll:read');

@@ -49,7 +49,8 @@ describe('the registered token_endpoint_auth_method is the only one accepted', (
     expect(answer.body.access_token).toBeTruthy();
   });
 
-  it('refuses client_secret_post from a client_secret_basic client at every endpoint that authenticates clients', async () => {
+  it('refuses client_secret_post from a client_secret_basic client at every endpoint that authenticates clients',
+    async () => {
     const post_ = (clientId: string, secret: string) => ({ client_id: clientId, client_secret: secret });
     const cases: Array<[string, string | undefined, Record<string, string>]> = [
       ['token', metadata.token_endpoint, {

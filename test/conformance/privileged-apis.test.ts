@@ -165,14 +165,19 @@ describe('an admin with only a password at an ordinary client', () => {
   it('is refused the admin API and a privileged API with client credentials, even holding the admin role', async () => {
     const bot = await serviceClient('Unlisted bot', false, ['admin', 'payroll']);
     await expectRefused(
-      oidc.clientCredentialsGrant(bot.config, { resource: adminApi, scope: 'admin:read' }), notAllowed(adminApi, bot.clientId));
+      oidc.clientCredentialsGrant(bot.config, { resource: adminApi, scope: 'admin:read' }),
+      notAllowed(adminApi, bot.clientId),
+    );
     await expectRefused(
-      oidc.clientCredentialsGrant(bot.config, { resource: payroll, scope: 'payroll:read' }), notAllowed(payroll, bot.clientId));
+      oidc.clientCredentialsGrant(bot.config, { resource: payroll, scope: 'payroll:read' }),
+      notAllowed(payroll, bot.clientId),
+    );
   });
 });
 
 describe('an admin at an allowed client', () => {
-  it('without a second factor is asked to set one up before any code for the admin API or a privileged API', async () => {
+  it('without a second factor is asked to set one up before any code for the admin API or a privileged API',
+    async () => {
     const person = await admin(false);
     for (const [resource, scope] of [[adminApi, 'admin:read'], [payroll, 'payroll:read']] as const) {
       const agent = new BrowserAgent();
@@ -306,7 +311,9 @@ describe('privileged as a property of a registered API', () => {
       .toBeTruthy();
     await t.container.apis.update(reports, { privileged: true }, 'test');
     await expectRefused(
-      oidc.clientCredentialsGrant(bot.config, { resource: reports, scope: 'reports:read' }), notAllowed(reports, bot.clientId));
+      oidc.clientCredentialsGrant(bot.config, { resource: reports, scope: 'reports:read' }),
+      notAllowed(reports, bot.clientId),
+    );
     expect((await t.container.apis.show(reports)).privileged).toBe(true);
   });
 

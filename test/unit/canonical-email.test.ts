@@ -77,7 +77,9 @@ describe('canonicalEmail: refusals', () => {
   });
 
   it('names the field and the offending code point in the error', () => {
-    const error = (() => { try { requireCanonicalEmail('alice\u202e@example.com', 'email'); } catch (e) { return e; } })();
+    const error = (() => {
+      try { requireCanonicalEmail('alice\u202e@example.com', 'email'); } catch (e) { return e; }
+    })();
     expect(error).toBeInstanceOf(EmailRefusedError);
     expect(error).toMatchObject({ status: 400, code: 'email_control_characters', field: 'email' });
     expect((error as Error).message).toBe('email contains an invisible or control character (U+202E)');

@@ -34,7 +34,9 @@ describe('unknown settings stop start-up', () => {
   it('names a misspelt top-level key, its file and the setting it probably meant', () => {
     const configDir = configDirWith({ 'development.yaml': 'acounts:\n  registrationEnabled: false\n' });
     const problems = problemsOf(() => loadConfig({ env: {}, configDir }));
-    expect(problems).toEqual([`${path.join(configDir, 'development.yaml')}: acounts: unknown setting (did you mean "accounts"?)`]);
+    expect(problems).toEqual([
+      `${path.join(configDir, 'development.yaml')}: acounts: unknown setting (did you mean "accounts"?)`,
+    ]);
   });
 
   it('finds a nested typo in the PORTCULLIS_CONFIG file, and inside arrays of objects', () => {
@@ -52,7 +54,9 @@ describe('unknown settings stop start-up', () => {
   });
 
   it('accepts every key of the shipped files', () => {
-    for (const nodeEnv of ['development', 'test', 'production']) expect(() => loadConfig({ env: { NODE_ENV: nodeEnv } })).not.toThrow();
+    for (const nodeEnv of ['development', 'test', 'production']) {
+      expect(() => loadConfig({ env: { NODE_ENV: nodeEnv } })).not.toThrow();
+    }
   });
 });
 

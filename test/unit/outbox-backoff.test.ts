@@ -5,8 +5,10 @@ const settings = { backoffBaseSeconds: 5, backoffMaxSeconds: 3600 };
 
 describe('retryDelayMs', () => {
   it('doubles from the base per attempt, between half and all of the step (equal jitter)', () => {
-    expect([1, 2, 3, 4].map((attempts) => retryDelayMs(attempts, settings, () => 1))).toEqual([5000, 10_000, 20_000, 40_000]);
-    expect([1, 2, 3, 4].map((attempts) => retryDelayMs(attempts, settings, () => 0))).toEqual([2500, 5000, 10_000, 20_000]);
+    expect([1, 2, 3, 4].map((attempts) => retryDelayMs(attempts, settings, () => 1)))
+      .toEqual([5000, 10_000, 20_000, 40_000]);
+    expect([1, 2, 3, 4].map((attempts) => retryDelayMs(attempts, settings, () => 0)))
+      .toEqual([2500, 5000, 10_000, 20_000]);
   });
 
   it('never exceeds the cap, however many attempts', () => {
@@ -23,7 +25,8 @@ describe('retryDelayMs', () => {
 
 describe('safeErrorText', () => {
   it('keeps the reason and drops links and one-time codes', () => {
-    const error = new Error('550 rejected https://id.example.test/reset-password?token=abcdefghijklmnop for code 123456');
+    const error = new Error(
+      '550 rejected https://id.example.test/reset-password?token=abcdefghijklmnop for code 123456');
     expect(safeErrorText(error)).toBe('550 rejected [link] for code [code]');
   });
 

@@ -13,7 +13,8 @@ function queryFailed() {
     code: '23505', constraint: 'accounts_email_key', table: 'accounts', column: undefined, schema: 'public',
     detail: 'Key (email)=(alice@example.com) already exists.', where: `SQL statement ${hash}`,
   });
-  return new QueryFailedError('INSERT INTO accounts (email, password_hash) VALUES ($1, $2)', ['alice@example.com', hash], driverError);
+  return new QueryFailedError(
+    'INSERT INTO accounts (email, password_hash) VALUES ($1, $2)', ['alice@example.com', hash], driverError);
 }
 
 function lines(run: (logger: ReturnType<typeof createLogger>) => void): string {
@@ -28,7 +29,9 @@ function lines(run: (logger: ReturnType<typeof createLogger>) => void): string {
 describe('safeError', () => {
   it('keeps SQLSTATE, constraint and table of a QueryFailedError, never its query, parameters or detail', () => {
     const safe = safeError(queryFailed());
-    expect(safe).toMatchObject({ type: 'QueryFailedError', code: '23505', constraint: 'accounts_email_key', table: 'accounts', schema: 'public' });
+    expect(safe).toMatchObject({
+      type: 'QueryFailedError', code: '23505', constraint: 'accounts_email_key', table: 'accounts', schema: 'public',
+    });
     const text = JSON.stringify(safe);
     expect(text).not.toContain('$argon2');
     expect(text).not.toContain('alice@example.com');
@@ -66,14 +69,18 @@ describe('safeError', () => {
   });
 
   it('removes DSN passwords, JWTs and long random strings from messages', () => {
-    const message = safeErrorMessage(new Error('connect postgres://app:s3cretpw@db:5432/x with eyJhbGciOi.eyJzdWIiOiJ4In0.sig and 0123456789abcdef0123456789abcdef'));
+    const message = safeErrorMessage(new Error(
+      'connect postgres://app:s3cretpw@db:5432/x with eyJhbGciOi.eyJzdWIiOiJ4In0.sig'
+        + ' and 0123456789abcdef0123456789abcdef',
+    ));
     expect(message).toBe('connect postgres://[redacted]@db:5432/x with [redacted] and [redacted]');
   });
 
   it('is the logger\'s serializer for err, error and cause, and the redact list covers secret fields', () => {
     const out = lines((logger) => {
       logger.error({ err: queryFailed() }, 'unhandled error');
-      logger.error({ error: queryFailed(), password: 'hunter2hunter2', body: { client_secret: 'shh-secret-value' } }, 'x');
+      logger.error(
+        { error: queryFailed(), password: 'hunter2hunter2', body: { client_secret: 'shh-secret-value' } }, 'x');
       logger.error(queryFailed(), 'bare error object');
     });
     expect(out.trim().split('\n')).toHaveLength(3);
