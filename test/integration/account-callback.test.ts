@@ -8,7 +8,9 @@ describe('the account sign-in callback shows fixed messages', () => {
   afterAll(() => t?.close());
 
   const page = async (query: string, language = 'en') => {
-    const response = await fetch(new URL(`/account/callback?${query}`, t.issuer), { headers: { accept: 'text/html', 'accept-language': language } });
+    const response = await fetch(new URL(`/account/callback?${query}`, t.issuer), {
+      headers: { accept: 'text/html', 'accept-language': language },
+    });
     return { status: response.status, html: await response.text() };
   };
   const bait = encodeURIComponent('Your account is suspended. Call +1 555 0100 and read out your password');
@@ -28,11 +30,18 @@ describe('the account sign-in callback shows fixed messages', () => {
       expect(html, query).toContain('The sign-in could not be completed. Start again from your account page.');
       expect(html, query).not.toMatch(/suspended|555 0100|__proto__/);
     }
-    expect((await page(`error=access_denied&error_description=${bait}`, 'fr')).html).toContain('La connexion a été annulée ou refusée.');
+    expect((await page(`error=access_denied&error_description=${bait}`, 'fr')).html).toContain(
+      'La connexion a été annulée ou refusée.',
+    );
   });
 
   it('answers JSON callers with the same fixed text', async () => {
-    const response = await fetch(new URL(`/account/callback?error=server_error&error_description=${bait}`, t.issuer), { headers: { accept: 'application/json' } });
-    expect(await response.json()).toEqual({ error: 'sign_in_failed', error_description: 'The sign-in could not be completed. Start again from your account page.' });
+    const response = await fetch(new URL(`/account/callback?error=server_error&error_description=${bait}`, t.issuer), {
+      headers: { accept: 'application/json' },
+    });
+    expect(await response.json()).toEqual({
+      error: 'sign_in_failed',
+      error_description: 'The sign-in could not be completed. Start again from your account page.',
+    });
   });
 });

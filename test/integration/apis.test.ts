@@ -115,16 +115,36 @@ describe('a registered API end to end', () => {
   });
 
   it('audits every change with the actor and the changed fields before and after', async () => {
-    expect((await events('api.created')).filter((e) => e.details.identifier === api)).toEqual([{
-      actor: 'admin:alice', details: { identifier: api, name: 'Orders', scopes: ['orders:read', 'orders:write'], accessTokenTtl: 300, rbac: false, privileged: false },
-    }]);
+    expect((await events('api.created')).filter((e) => e.details.identifier === api)).toEqual([
+      {
+        actor: 'admin:alice',
+        details: {
+          identifier: api,
+          name: 'Orders',
+          scopes: ['orders:read', 'orders:write'],
+          accessTokenTtl: 300,
+          rbac: false,
+          privileged: false,
+        },
+      },
+    ]);
     expect((await events('api.updated')).filter((e) => e.details.identifier === api)).toEqual([
       { actor: 'admin:alice', details: { identifier: api, before: { rbac: false }, after: { rbac: true } } },
       { actor: 'admin:alice', details: { identifier: api, before: { scopes: ['orders:read', 'orders:write'], accessTokenTtl: 300, rbac: true }, after: { scopes: ['orders:read', 'orders:ship'], accessTokenTtl: 120, rbac: false } } },
     ]);
-    expect((await events('api.deleted')).filter((e) => e.details.identifier === api)).toEqual([{
-      actor: 'admin:alice', details: { identifier: api, name: 'Orders', scopes: ['orders:read', 'orders:ship'], accessTokenTtl: 120, rbac: false, privileged: false },
-    }]);
+    expect((await events('api.deleted')).filter((e) => e.details.identifier === api)).toEqual([
+      {
+        actor: 'admin:alice',
+        details: {
+          identifier: api,
+          name: 'Orders',
+          scopes: ['orders:read', 'orders:ship'],
+          accessTokenTtl: 120,
+          rbac: false,
+          privileged: false,
+        },
+      },
+    ]);
     expect(await t.container.audit.verify()).toMatchObject({ ok: true });
   });
 });
@@ -232,7 +252,9 @@ describe('portcullis apis', () => {
     await cli(['apis', 'create', '--identifier', 'https://human.example.test', '--name', 'Human', '--scope', 'x']);
     const shown = await cli(['apis', 'show', 'https://human.example.test']);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(/^identifier: https:\/\/human\.example\.test\nname: Human\nscopes: x\naccess_token_ttl: 600\nrbac: false\nprivileged: false\nsource: database/);
+    expect(shown.stdout).toMatch(
+      /^identifier: https:\/\/human\.example\.test\nname: Human\nscopes: x\naccess_token_ttl: 600\nrbac: false\nprivileged: false\nsource: database/,
+    );
     expect((await cli(['apis', 'list'])).stdout).toContain(`${configured}  config  read`);
   });
 

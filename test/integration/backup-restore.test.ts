@@ -40,7 +40,9 @@ async function pgDumpCanDump(): Promise<boolean> {
 }
 const dumpable = await pgDumpCanDump();
 
-it.runIf(dumpable)(`restores a pg_dump of a live instance${dumpable ? '' : ' (not run: pg_dump is older than the server)'}: people sign in, refresh tokens rotate, the audit chain verifies`, async () => {
+it.runIf(dumpable)(
+  `restores a pg_dump of a live instance${dumpable ? '' : ' (not run: pg_dump is older than the server)'}: people sign in, refresh tokens rotate, the audit chain verifies`,
+  async () => {
   const live = await startTestServer();
   servers.push(live);
   const { client, secret } = await live.container.clients.create({ name: 'Backed-up app', type: 'web',
@@ -80,4 +82,6 @@ it.runIf(dumpable)(`restores a pg_dump of a live instance${dumpable ? '' : ' (no
   const verified = await cliJson<{ ok: boolean; count: number }>(['audit', 'verify']);
   expect(verified.ok).toBe(true);
   expect(verified.count).toBeGreaterThan(0);
-}, 120_000);
+},
+  120_000,
+);

@@ -7,7 +7,12 @@ const migration = new CanonicalIdentifiers1795000000011();
 let dataSource: DataSource;
 
 beforeAll(async () => {
-  dataSource = await openDataSource({ url: (await createTestDatabase()).url, poolSize: 2, entities: [], migrations: [] });
+  dataSource = await openDataSource({
+    url: (await createTestDatabase()).url,
+    poolSize: 2,
+    entities: [],
+    migrations: [],
+  });
   // The database as it was before this migration: lower(email) unique, no email_canonical.
   const runner = dataSource.createQueryRunner();
   try { await migration.down(runner); } finally { await runner.release(); }
@@ -30,11 +35,21 @@ async function migrate(): Promise<void> {
 }
 
 const insert = async (email: string): Promise<string> =>
-  ((await dataSource.query(`INSERT INTO accounts (email) VALUES ($1) RETURNING id`, [email])) as [{ id: string }])[0].id;
-const hasColumn = async () => ((await dataSource.query(
-  `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'email_canonical'`)) as [{ n: number }])[0].n === 1;
-const indexes = async () => ((await dataSource.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'accounts' ORDER BY indexname`)) as Array<{ indexname: string }>)
-  .map((row) => row.indexname);
+  ((await dataSource.query(`INSERT INTO accounts (email) VALUES ($1) RETURNING id`, [email])) as [{ id: string }])[0]
+    .id;
+const hasColumn = async () =>
+  (
+    (await dataSource.query(
+      `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = ` +
+      `'email_canonical'`,
+    )) as [{ n: number }]
+  )[0].n === 1;
+const indexes = async () =>
+  (
+    (await dataSource.query(
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'accounts' ORDER BY indexname`,
+    )) as Array<{ indexname: string }>
+  ).map((row) => row.indexname);
 
 describe('migration 1795000000011: email_canonical', () => {
   let plain: string;
@@ -51,7 +66,9 @@ describe('migration 1795000000011: email_canonical', () => {
     const error = await migrate().then(() => undefined, (e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect(error!.message).toContain('1 canonical email(s) are shared by more than one account, and 1 account(s)');
-    expect(error!.message).toContain(`collision on "alice@example.com": ${plain} "Alice@Example.com", ${fullwidth} "ａｌｉｃｅ@example.com"`);
+    expect(error!.message).toContain(
+      `collision on "alice@example.com": ${plain} "Alice@Example.com", ${fullwidth} "ａｌｉｃｅ@example.com"`,
+    );
     expect(error!.message).toContain(`refused ${dotted} "İnci@example.com": email_ambiguous`);
     expect(error!.message).toContain('Then run `npx portcullis migrate` again.');
     expect(await hasColumn()).toBe(false);
@@ -62,10 +79,15 @@ describe('migration 1795000000011: email_canonical', () => {
     await dataSource.query(`DELETE FROM accounts WHERE id = $1`, [fullwidth]);
     await dataSource.query(`UPDATE accounts SET email = 'inci@example.com' WHERE id = $1`, [dotted]);
     // More rows than one batch (10 000), so paging on the primary key is exercised.
-    await dataSource.query(`INSERT INTO accounts (email) SELECT 'Bulk' || i || '@Example.com' FROM generate_series(1, 12345) AS i`);
+    await dataSource.query(
+      `INSERT INTO accounts (email) SELECT 'Bulk' || i || '@Example.com' FROM generate_series(1, 12345) AS i`,
+    );
 
     await migrate();
-    const rows = await dataSource.query(`SELECT id, email, email_canonical FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY email`, [[plain, dotted]]);
+    const rows = await dataSource.query(
+      `SELECT id, email, email_canonical FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY email`,
+      [[plain, dotted]],
+    );
     expect(rows).toEqual([
       { id: plain, email: 'Alice@Example.com', email_canonical: 'alice@example.com' },
       { id: dotted, email: 'inci@example.com', email_canonical: 'inci@example.com' },
@@ -76,9 +98,14 @@ describe('migration 1795000000011: email_canonical', () => {
     expect({ missing, bulk }).toEqual({ missing: 0, bulk: 12345 });
     expect(await indexes()).toContain('accounts_email_canonical_key');
     expect(await indexes()).not.toContain('accounts_email_key');
-    await expect(dataSource.query(`INSERT INTO accounts (email, email_canonical) VALUES ('ALICE@example.com', 'alice@example.com')`))
-      .rejects.toMatchObject({ code: '23505' });
-    await expect(dataSource.query(`INSERT INTO accounts (email) VALUES ('carol@example.com')`)).rejects.toMatchObject({ code: '23502' });
+    await expect(
+      dataSource.query(
+        `INSERT INTO accounts (email, email_canonical) VALUES ('ALICE@example.com', 'alice@example.com')`,
+      ),
+    ).rejects.toMatchObject({ code: '23505' });
+    await expect(dataSource.query(`INSERT INTO accounts (email) VALUES ('carol@example.com')`)).rejects.toMatchObject({
+      code: '23502',
+    });
 
     await migrate();
     expect(await indexes()).toContain('accounts_email_canonical_key');

@@ -2,14 +2,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, type PageResponse } from '../helpers/browser-agent.js';
 import { eventually } from '../helpers/eventually.js';
 import {
-  auditEvents, createAccount, fieldError, mailTo, messagesTo, startAccountsServer, strongPassword, submitForm, submitLogin,
-  uniqueEmail, type AccountsServer,
+  auditEvents,
+  createAccount,
+  fieldError,
+  mailTo,
+  messagesTo,
+  startAccountsServer,
+  strongPassword,
+  submitForm,
+  submitLogin,
+  uniqueEmail,
+  type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
 
 /** Every character of an ASCII address in its fullwidth form (U+FF01–FF5E), which NFKC maps back. */
 const fullwidth = (text: string) => [...text].map((ch) => String.fromCodePoint(ch.codePointAt(0)! + 0xfee0)).join('');
 
-const ambiguousMessage = 'This address contains a character that can be spelled more than one way (such as a dotted or dotless i, ß or a stray accent). Type it with plain letters.';
+const ambiguousMessage =
+  'This address contains a character that can be spelled more than one way (such as a dotted or dotless i, ß or a ' +
+  'stray accent). Type it with plain letters.';
 const controlMessage = 'This address contains an invisible or control character. Retype it rather than pasting it.';
 
 let s: AccountsServer;
@@ -44,11 +55,18 @@ describe('one lockout per account, however the address is spelled', () => {
   it('counts failures under upper-case, fullwidth and padded spellings as one, and locks the account', async () => {
     const user = await createAccount(s.t, { email: uniqueEmail('lock') });
     const [local, domain] = user.email.split('@') as [string, string];
-    const spellings = [user.email.toUpperCase(), `${fullwidth(local)}@${domain}`, `  ${user.email}  `, `${local}＠${domain.toUpperCase()}`, user.email];
+    const spellings = [
+      user.email.toUpperCase(),
+      `${fullwidth(local)}@${domain}`,
+      `  ${user.email}  `,
+      `${local}＠${domain.toUpperCase()}`,
+      user.email,
+    ];
     const agent = new BrowserAgent();
     const page = await loginPage(agent);
     const answers: number[] = [];
-    for (const email of spellings) answers.push((await submitLogin(agent, page, { email, password: strongPassword() })).status);
+    for (const email of spellings)
+      answers.push((await submitLogin(agent, page, { email, password: strongPassword() })).status);
     // Five consecutive failures (lockout.threshold) in five spellings: the fifth places the lock.
     expect(answers).toEqual([400, 400, 400, 400, 429]);
     // The right password, in yet another spelling, meets the same lock.
@@ -68,7 +86,10 @@ describe('one lockout per account, however the address is spelled', () => {
     const refusedAmbiguous = await submitLogin(agent, page, { email: dotted, password: user.password });
     expect(refusedAmbiguous.status).toBe(400);
     expect(fieldError(refusedAmbiguous.html, 'email')).toBe(ambiguousMessage);
-    const refusedControl = await submitLogin(agent, page, { email: `${user.email.slice(0, 3)}\u202e${user.email.slice(3)}`, password: user.password });
+    const refusedControl = await submitLogin(agent, page, {
+      email: `${user.email.slice(0, 3)}\u202e${user.email.slice(3)}`,
+      password: user.password,
+    });
     expect(refusedControl.status).toBe(400);
     expect(fieldError(refusedControl.html, 'email')).toBe(controlMessage);
     // Nothing was recorded against the account, and its own spelling still signs in.
@@ -89,7 +110,9 @@ describe('forgot-password rate limit per account', () => {
     expect(fieldError(refused.html, 'email')).toBe(controlMessage);
     const french = await requestReset(user.email.replace('e', '\u0130'), { 'accept-language': 'fr' });
     expect(french.status).toBe(400);
-    expect(fieldError(french.html, 'email')).toMatch(/^Cette adresse contient un caractère qui s'écrit de plusieurs façons/);
+    expect(fieldError(french.html, 'email')).toMatch(
+      /^Cette adresse contient un caractère qui s'écrit de plusieurs façons/,
+    );
     const resets = () => messagesTo(s.mail, user.email).filter((m) => /Reset your/.test(m.subject ?? ''));
     // Delivery is asynchronous: wait (bounded) for the second of the two allowed requests' mails.
     await s.mail.waitFor(() => resets().length >= 2);
@@ -101,7 +124,10 @@ describe('registration and account creation by canonical form', () => {
   it('creates no second account for a respelled address: the owner is told instead', async () => {
     const owner = await createAccount(s.t, { email: uniqueEmail('owner') });
     const agent = new BrowserAgent();
-    const done = await submitForm(agent, await openRegister(agent), '/register', { email: fullwidth(owner.email).toUpperCase(), password: strongPassword() });
+    const done = await submitForm(agent, await openRegister(agent), '/register', {
+      email: fullwidth(owner.email).toUpperCase(),
+      password: strongPassword(),
+    });
     // The hosted form answers as for a new address (no enumeration); no row is written.
     expect(done.status).toBe(200);
     const canonical = owner.email.toLowerCase();
@@ -118,7 +144,9 @@ describe('registration and account creation by canonical form', () => {
 
   it('refuses a respelled duplicate from admin create with 409 email_taken', async () => {
     const owner = await createAccount(s.t, { email: uniqueEmail('taken') });
-    const refused = await s.t.container.accounts.create({ email: ` ${owner.email.toUpperCase()}`, password: strongPassword() }, 'test').catch((e: unknown) => e);
+    const refused = await s.t.container.accounts
+      .create({ email: ` ${owner.email.toUpperCase()}`, password: strongPassword() }, 'test')
+      .catch((e: unknown) => e);
     expect(refused).toMatchObject({ status: 409, code: 'email_taken' });
   });
 
@@ -146,15 +174,24 @@ describe('registration and account creation by canonical form', () => {
     expect(await rowsLike(tag)).toBe(0);
     const queued = `SELECT count(*)::int AS n FROM outbox_messages WHERE strpos(payload::text, $1) > 0`;
     expect(await s.t.container.dataSource.query(queued, [tag])).toEqual([{ n: 0 }]);
-    const api = await s.t.container.accounts.create({ email: 'i\u0307nci@example.test', password: strongPassword() }, 'test').catch((e: unknown) => e);
-    expect(api).toMatchObject({ status: 400, code: 'email_ambiguous', message: 'email contains a combining mark that makes it ambiguous (U+0307)' });
+    const api = await s.t.container.accounts
+      .create({ email: 'i\u0307nci@example.test', password: strongPassword() }, 'test')
+      .catch((e: unknown) => e);
+    expect(api).toMatchObject({
+      status: 400,
+      code: 'email_ambiguous',
+      message: 'email contains a combining mark that makes it ambiguous (U+0307)',
+    });
   });
 
   it('stores the display spelling and the canonical form, and finds the account by either', async () => {
     const email = `Anna.${Date.now()}@Bücher.Example`;
     const created = await s.t.container.accounts.create({ email, password: strongPassword() }, 'test');
     expect(created).toMatchObject({ email, emailCanonical: email.toLowerCase().replace('bücher', 'xn--bcher-kva') });
-    expect((await s.t.container.db.repos.accounts.findByEmail(fullwidth(email.split('@')[0]!) + '@xn--bcher-kva.example'))?.id).toBe(created.id);
+    expect(
+      (await s.t.container.db.repos.accounts.findByEmail(fullwidth(email.split('@')[0]!) + '@xn--bcher-kva.example'))
+        ?.id,
+    ).toBe(created.id);
     const events = await auditEvents(s.t, created.id);
     expect(events.find((e) => e.type === 'account.created')?.details).toMatchObject({ email: created.emailCanonical });
   });

@@ -10,7 +10,14 @@ import { createCaptchaRouter } from '../../src/captcha/captcha-router.js';
 import { captchaFields, createCaptcha, type Captcha } from '../../src/captcha/captcha-service.js';
 import type { Config } from '../../src/config/schema.js';
 
-const altchaConfig: Config['captcha'] = { provider: 'altcha', loginFailuresBeforeCaptcha: 3, altchaMaxNumber: 1000, altchaGrowth: 2, altchaMaxNumberCap: 64000, challengeTtl: 600 };
+const altchaConfig: Config['captcha'] = {
+  provider: 'altcha',
+  loginFailuresBeforeCaptcha: 3,
+  altchaMaxNumber: 1000,
+  altchaGrowth: 2,
+  altchaMaxNumberCap: 64000,
+  challengeTtl: 600,
+};
 
 function captureLogger() {
   const lines: Array<{ level: number; msg: string; provider?: string; status?: number }> = [];
@@ -120,7 +127,12 @@ describe('altcha (self-hosted proof of work)', () => {
 describe('altcha adaptive work', () => {
   const replay = memoryReplayStore();
   const { logger } = captureLogger();
-  const captcha = createCaptcha({ config: altchaConfig, hmacKey: 'test-hmac-key-0123456789abcdef', markUsed: replay.markUsed, logger });
+  const captcha = createCaptcha({
+    config: altchaConfig,
+    hmacKey: 'test-hmac-key-0123456789abcdef',
+    markUsed: replay.markUsed,
+    logger,
+  });
   // The client IP's failures, as the login throttle would count them.
   const failuresByIp = new Map<string, number>();
   const app = new Koa();
@@ -139,7 +151,9 @@ describe('altcha adaptive work', () => {
   const workOf = (challenge: Challenge) => challenge.parameters.data?.maxNumber;
 
   it('asks the base work up to loginFailuresBeforeCaptcha failures, then doubles per failure, up to the cap', () => {
-    expect([0, 3, 4, 5, 6, 9, 10, 1000].map((failures) => altchaMaxNumberFor(failures, altchaConfig))).toEqual([1000, 1000, 2000, 4000, 8000, 64000, 64000, 64000]);
+    expect([0, 3, 4, 5, 6, 9, 10, 1000].map((failures) => altchaMaxNumberFor(failures, altchaConfig))).toEqual([
+      1000, 1000, 2000, 4000, 8000, 64000, 64000, 64000,
+    ]);
     expect(altchaMaxNumberFor(50, { ...altchaConfig, altchaGrowth: 1 })).toBe(1000);
   });
 
@@ -175,8 +189,15 @@ describe('altcha adaptive work', () => {
     expect(await captcha.verify({ altcha: payload }, '127.0.0.1', { minMaxNumber: 4000 })).toBe(false);
     expect(replay.used.size).toBe(before);
     const good = JSON.parse(Buffer.from(payload, 'base64').toString()) as { challenge: Challenge; solution: unknown };
-    const inflated = { ...good, challenge: { ...good.challenge, parameters: { ...good.challenge.parameters, data: { maxNumber: 64000 } } } };
-    expect(await captcha.verify({ altcha: Buffer.from(JSON.stringify(inflated)).toString('base64') }, '127.0.0.1', { minMaxNumber: 4000 })).toBe(false);
+    const inflated = {
+      ...good,
+      challenge: { ...good.challenge, parameters: { ...good.challenge.parameters, data: { maxNumber: 64000 } } },
+    };
+    expect(
+      await captcha.verify({ altcha: Buffer.from(JSON.stringify(inflated)).toString('base64') }, '127.0.0.1', {
+        minMaxNumber: 4000,
+      }),
+    ).toBe(false);
     expect(await captcha.verify({ altcha: payload }, '127.0.0.1', { minMaxNumber: 2000 })).toBe(true);
   });
 });

@@ -144,7 +144,10 @@ describe('resending the link', () => {
     expect(account.emailVerified).toBe(true);
     const verifyMails = (rows: Array<{ type: string; details: Record<string, unknown> }>, type: string) =>
       rows.filter((event) => event.type === type && event.details.template === 'verify-email');
-    const events = await eventually(() => auditEvents(s.t, account.id), (rows) => verifyMails(rows, 'email.delivered').length === 2);
+    const events = await eventually(
+      () => auditEvents(s.t, account.id),
+      (rows) => verifyMails(rows, 'email.delivered').length === 2,
+    );
     expect(verifyMails(events, 'email.queued')).toHaveLength(2);
   });
 

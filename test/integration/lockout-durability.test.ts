@@ -21,7 +21,12 @@ let privateRedis: PrivateRedis;
 let redis: RedisClient;
 
 beforeAll(async () => {
-  dataSource = await openDataSource({ url: (await createTestDatabase()).url, poolSize: 4, entities: [], migrations: [] });
+  dataSource = await openDataSource({
+    url: (await createTestDatabase()).url,
+    poolSize: 4,
+    entities: [],
+    migrations: [],
+  });
   privateRedis = await startPrivateRedis();
   redis = createRedis(privateRedis.url, { keyPrefix: 'durability:' });
 });
@@ -32,7 +37,14 @@ afterAll(async () => {
 });
 afterEach(() => { vi.useRealTimers(); });
 
-const policy = (overrides: Partial<LockoutPolicy> = {}): LockoutPolicy => ({ threshold: 3, baseSeconds: 900, multiplier: 2, maxSeconds: 3600, maxConsecutiveFailures: 100, ...overrides });
+const policy = (overrides: Partial<LockoutPolicy> = {}): LockoutPolicy => ({
+  threshold: 3,
+  baseSeconds: 900,
+  multiplier: 2,
+  maxSeconds: 3600,
+  maxConsecutiveFailures: 100,
+  ...overrides,
+});
 
 /** `times` wrong codes as the guard records them; returns the last failure. */
 async function fail(throttle: SecondFactorThrottle, accountId: string, times: number) {
@@ -74,9 +86,15 @@ describe('second-factor lockout levels (PostgreSQL store, clock moved)', () => {
 });
 
 describe('a Redis flush (private redis-server)', () => {
-  const records = createLockoutRecordRepository({ query: (sql: string, parameters?: unknown[]) => dataSource.query(sql, parameters) });
+  const records = createLockoutRecordRepository({
+    query: (sql: string, parameters?: unknown[]) => dataSource.query(sql, parameters),
+  });
   const redisThrottle = (overrides: Partial<LockoutPolicy> = {}) =>
-    createSecondFactorThrottle({ factory: createLimiterFactory({ redis, dataSource }), policy: policy(overrides), records });
+    createSecondFactorThrottle({
+      factory: createLimiterFactory({ redis, dataSource }),
+      policy: policy(overrides),
+      records,
+    });
 
   it('keeps a second-factor lock and its level: after the lock ends and Redis is flushed again, the next lock is longer', async () => {
     const throttle = redisThrottle({ baseSeconds: 1, multiplier: 3 });
@@ -101,7 +119,9 @@ describe('a Redis flush (private redis-server)', () => {
   });
 
   it('keeps a password lock (the throttle the CLI and server build), and users unlock lifts it', async () => {
-    const config = { lockout: policy({ threshold: 2 }), captcha: { loginFailuresBeforeCaptcha: 100 } } as Parameters<typeof createLoginThrottleFor>[0]['config'];
+    const config = { lockout: policy({ threshold: 2 }), captcha: { loginFailuresBeforeCaptcha: 100 } } as Parameters<
+      typeof createLoginThrottleFor
+    >[0]['config'];
     const throttle = createLoginThrottleFor({ redis, dataSource, config });
     const email = `durable-${randomUUID()}@example.com`;
     for (let i = 0; i < 2; i++) {
@@ -120,8 +140,17 @@ describe('a Redis flush (private redis-server)', () => {
 
   it('costs one primary-key lookup for a subject Redis knows nothing of, and no SQL for the success after it', async () => {
     let queries = 0;
-    const counted = createLockoutRecordRepository({ query: (sql: string, parameters?: unknown[]) => { queries += 1; return dataSource.query(sql, parameters); } });
-    const throttle = createSecondFactorThrottle({ factory: createLimiterFactory({ redis, dataSource }), policy: policy(), records: counted });
+    const counted = createLockoutRecordRepository({
+      query: (sql: string, parameters?: unknown[]) => {
+        queries += 1;
+        return dataSource.query(sql, parameters);
+      },
+    });
+    const throttle = createSecondFactorThrottle({
+      factory: createLimiterFactory({ redis, dataSource }),
+      policy: policy(),
+      records: counted,
+    });
     const accountId = randomUUID();
     expect(await throttle.check(accountId)).toEqual({ locked: false });
     expect(queries).toBe(1);

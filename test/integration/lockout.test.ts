@@ -96,7 +96,10 @@ describe('account lockout (captcha off, generous rate limits)', () => {
     expect(statuses.filter((status) => status === 400)).toHaveLength(4);
     expect(statuses.filter((status) => status === 429)).toHaveLength(16);
     // The lock is announced by the outbox worker, just after the answer.
-    const events = await eventually(() => auditEvents(s.t, user.id), (rows) => rows.some((e) => e.type === 'account.locked'));
+    const events = await eventually(
+      () => auditEvents(s.t, user.id),
+      (rows) => rows.some((e) => e.type === 'account.locked'),
+    );
     expect(events.filter((e) => e.type === 'login.failed')).toHaveLength(5);
     expect(events.filter((e) => e.type === 'account.locked')).toHaveLength(1);
     expect((await submitLogin(agent, page, user)).status).toBe(429);

@@ -2,7 +2,15 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/logger.js';
 import { adminToken } from '../helpers/admin-api-fixtures.js';
-import { authorizationRequest, createAccount, createRelyingParty, openPage, signInForTokens, submitLogin, uniqueEmail } from '../helpers/accounts-fixtures.js';
+import {
+  authorizationRequest,
+  createAccount,
+  createRelyingParty,
+  openPage,
+  signInForTokens,
+  submitLogin,
+  uniqueEmail,
+} from '../helpers/accounts-fixtures.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -16,7 +24,8 @@ describe('no secret ever reaches a log', () => {
   let t: TestServer;
   let output = '';
   const secrets: Record<string, string> = {};
-  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const basic = (id: string, secret: string) =>
+    `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
   beforeAll(async () => {
     const stream = new Writable({ write(chunk, _encoding, done) { output += String(chunk); done(); } });
@@ -49,7 +58,9 @@ describe('no secret ever reaches a log', () => {
     // 1. PostgreSQL refuses the INSERT of a new account, quoting the whole row (password hash included).
     await t.container.dataSource.query(`CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'refused row %', row_to_json(NEW); END $$`);
-    await t.container.dataSource.query('CREATE TRIGGER refuse_accounts BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION refuse_row()');
+    await t.container.dataSource.query(
+      'CREATE TRIGGER refuse_accounts BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION refuse_row()',
+    );
     const newPassword = `N3w-${crypto.randomUUID()}`;
     secrets.newPassword = newPassword;
     const created = await fetch(new URL('/admin/api/v1/accounts', t.issuer), {
@@ -59,9 +70,13 @@ describe('no secret ever reaches a log', () => {
     expect(created.status).toBe(500);
 
     // 2. A Redis command fails (WRONGTYPE) on a key named after the token being introspected.
-    const ccToken = await (await fetch(new URL('/token', t.issuer), {
-      method: 'POST', headers: { authorization: basic(bot.client.clientId, bot.secret!) }, body: new URLSearchParams({ grant_type: 'client_credentials' }),
-    })).json() as { access_token: string };
+    const ccToken = (await (
+      await fetch(new URL('/token', t.issuer), {
+        method: 'POST',
+        headers: { authorization: basic(bot.client.clientId, bot.secret!) },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      })
+    ).json()) as { access_token: string };
     secrets.clientCredentialsToken = ccToken.access_token;
     if (t.container.redis) {
       const key = `ClientCredentials:${ccToken.access_token}`;
@@ -69,7 +84,9 @@ describe('no secret ever reaches a log', () => {
       await t.container.redis.del(key);
       await t.container.redis.hset(key, { payload: ccToken.access_token });
       const introspected = await fetch(new URL('/token/introspection', t.issuer), {
-        method: 'POST', headers: { authorization: basic(bot.client.clientId, bot.secret!) }, body: new URLSearchParams({ token: ccToken.access_token }),
+        method: 'POST',
+        headers: { authorization: basic(bot.client.clientId, bot.secret!) },
+        body: new URLSearchParams({ token: ccToken.access_token }),
       });
       expect(introspected.status).toBe(500);
     }
@@ -92,7 +109,8 @@ describe('no secret ever reaches a log', () => {
     if (t.container.redis) expect(errors.some((line) => line.err?.type === 'ReplyError')).toBe(true);
 
     expect(output).not.toContain('$argon2');
-    for (const [name, value] of Object.entries(secrets)) expect(output.includes(value), `${name} is in the log`).toBe(false);
+    for (const [name, value] of Object.entries(secrets))
+      expect(output.includes(value), `${name} is in the log`).toBe(false);
     expect(output).not.toMatch(/Bearer [\w-]{10,}/);
     expect(output).not.toMatch(/"(parameters|query|driverError|detail|args)":/);
   });

@@ -317,7 +317,9 @@ describe('codes by email and by text message', () => {
     expect(recoveryCodesOn((await agent.request(added.location!)).html)).toHaveLength(10);
     expect(factorsOn((await securityPage(agent)).html)).toEqual([{ name: 'Email', type: 'Email code', dates: `Added ${today()} · never used`, id: factorId }]);
     const events = await auditEvents(s.t, user.id);
-    expect(events.find((e) => e.type === 'mfa.code_issued')).toMatchObject({ details: { factorId, factorType: 'email' } });
+    expect(events.find((e) => e.type === 'mfa.code_issued')).toMatchObject({
+      details: { factorId, factorType: 'email' },
+    });
     expect(events.find((e) => e.type === 'email.queued')).toMatchObject({ details: { template: 'mfa-code' } });
     expect(events.find((e) => e.type === 'mfa.enrolled')).toMatchObject({ details: { factorId, factorType: 'email' } });
   });

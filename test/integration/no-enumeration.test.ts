@@ -55,11 +55,22 @@ function comparableHeaders(response: PageResponse): Record<string, string> {
 /** Two outcomes that must not be told apart: same status, page, headers, statement and command counts. */
 function expectIndistinguishable(known: Outcome, unknown: Outcome, identifiers: [string[], string[]]) {
   expect(unknown.response.status).toBe(known.response.status);
-  expect(normalisePage(unknown.response.html, ...identifiers[1])).toBe(normalisePage(known.response.html, ...identifiers[0]));
+  expect(normalisePage(unknown.response.html, ...identifiers[1])).toBe(
+    normalisePage(known.response.html, ...identifiers[0]),
+  );
   expect(comparableHeaders(unknown.response)).toEqual(comparableHeaders(known.response));
   // Printed whole on failure, so the extra statement or command is named.
-  expect({ sql: unknown.work.sql.length, redis: unknown.work.redis.length, statements: unknown.work.sql, commands: unknown.work.redis })
-    .toEqual({ sql: known.work.sql.length, redis: known.work.redis.length, statements: expect.any(Array), commands: expect.any(Array) });
+  expect({
+    sql: unknown.work.sql.length,
+    redis: unknown.work.redis.length,
+    statements: unknown.work.sql,
+    commands: unknown.work.redis,
+  }).toEqual({
+    sql: known.work.sql.length,
+    redis: known.work.redis.length,
+    statements: expect.any(Array),
+    commands: expect.any(Array),
+  });
   expect(known.work.sql.length).toBeGreaterThan(0);
 }
 
@@ -82,14 +93,20 @@ async function forgotPassword(email: string): Promise<Outcome> {
 
 async function resend(email: string): Promise<Outcome> {
   const { agent, page, uid } = await loginPage();
-  const response = await agent.request(at(`/interaction/${uid}/resend`), { form: { csrf: formValue(page.html, 'csrf')!, email } });
+  const response = await agent.request(at(`/interaction/${uid}/resend`), {
+    form: { csrf: formValue(page.html, 'csrf')!, email },
+  });
   return { response, work: counter.last('POST', `/interaction/${uid}/resend`) };
 }
 
 async function register(email: string): Promise<Outcome> {
   const { agent, uid } = await loginPage();
   const form = await agent.request(at(`/interaction/${uid}/register`));
-  const response = await submitForm(agent, form, '/register', { name: 'Sam Example', email, password: strongPassword() });
+  const response = await submitForm(agent, form, '/register', {
+    name: 'Sam Example',
+    email,
+    password: strongPassword(),
+  });
   return { response, work: counter.last('POST', `/interaction/${uid}/register`) };
 }
 
@@ -108,14 +125,35 @@ async function lockingFailure(email: string): Promise<Outcome> {
 }
 
 const flows: Flow[] = [
-  { name: 'forgot password', known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email, run: forgotPassword, mailed: /Reset your .* password/ },
   {
-    name: 'resend verification', known: async () => (await createAccount(t, { email: uniqueEmail('known'), verified: false })).email,
-    run: resend, mailed: /Confirm your email address/,
+    name: 'forgot password',
+    known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email,
+    run: forgotPassword,
+    mailed: /Reset your .* password/,
   },
-  { name: 'registration', known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email, run: register, mailed: /You already have an account/ },
-  { name: 'login with a wrong password', known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email, run: wrongPassword },
-  { name: 'lockout (unlock link)', known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email, run: lockingFailure, mailed: /temporarily locked/ },
+  {
+    name: 'resend verification',
+    known: async () => (await createAccount(t, { email: uniqueEmail('known'), verified: false })).email,
+    run: resend,
+    mailed: /Confirm your email address/,
+  },
+  {
+    name: 'registration',
+    known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email,
+    run: register,
+    mailed: /You already have an account/,
+  },
+  {
+    name: 'login with a wrong password',
+    known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email,
+    run: wrongPassword,
+  },
+  {
+    name: 'lockout (unlock link)',
+    known: async () => (await createAccount(t, { email: uniqueEmail('known') })).email,
+    run: lockingFailure,
+    mailed: /temporarily locked/,
+  },
 ];
 
 describe('known and unknown identifiers cost the request path the same', () => {

@@ -78,7 +78,11 @@ beforeAll(async () => {
   const renderer = createEmailRenderer({ productName: 'Portcullis Test', issuer: 'https://id.example.test' });
   // Codes leave through the outbox: a worker delivers them as the server's would, retrying quickly here.
   dataSource.subscribers.push(outboxCommitSubscriber);
-  worker = createOutboxWorker({ db, logger, settings: { ...outboxSettings, pollIntervalSeconds: 0.05, backoffBaseSeconds: 0.05 } });
+  worker = createOutboxWorker({
+    db,
+    logger,
+    settings: { ...outboxSettings, pollIntervalSeconds: 0.05, backoffBaseSeconds: 0.05 },
+  });
   registerOutboxHandlers(worker, {
     mailer, renderer, jobs: [],
     sms: createSmsSender({ provider: 'webhook', url: smsHook.url, secret: webhookSecret, timeoutMs: 5000 }, { logger }),
@@ -118,7 +122,10 @@ const smsSeen = new Map<string, number>();
 /** The code in the next text message to `to` that this test file hasn't read yet (the worker delivers it). */
 async function nextSmsCode(to: string): Promise<string> {
   const seen = smsSeen.get(to) ?? 0;
-  const texts = await eventually(async () => smsHook.texts.filter((message) => message.to === to), (list) => list.length > seen);
+  const texts = await eventually(
+    async () => smsHook.texts.filter((message) => message.to === to),
+    (list) => list.length > seen,
+  );
   smsSeen.set(to, texts.length);
   return /^(\d{6}) /.exec(texts.at(-1)!.text)![1]!;
 }
@@ -217,9 +224,15 @@ describe('SMS one-time codes through the webhook provider', () => {
     const code = await nextSmsCode(phone);
     expect(await service.verifyCode(account.id, factorId, code, context)).toBe(true);
     const [row] = await dataSource.query(
-      `SELECT status, attempts, last_error FROM outbox_messages WHERE kind = 'sms' AND account_id = $1 ORDER BY created_at DESC LIMIT 1`, [account.id]);
+      `SELECT status, attempts, last_error FROM outbox_messages WHERE kind = 'sms' AND account_id = $1 ORDER BY ` +
+      `created_at DESC LIMIT 1`,
+      [account.id],
+    );
     expect(row).toMatchObject({ status: 'delivered', attempts: 2, last_error: null });
-    const events = await eventually(() => auditTypes(account.id), (list) => list.filter((e) => e.type === 'sms.delivered').length === 2);
+    const events = await eventually(
+      () => auditTypes(account.id),
+      (list) => list.filter((e) => e.type === 'sms.delivered').length === 2,
+    );
     expect(events.filter((e) => e.type === 'sms.queued')).toHaveLength(2);
     // A refused attempt is not an event: only the final outcome is.
     expect(JSON.stringify(events)).not.toContain(code);

@@ -16,7 +16,13 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { resolveSecrets } from '../../src/config/resolve-secrets.js';
 import { createContainer, type Container } from '../../src/container.js';
 import { createServer, type Server } from '../../src/server.js';
-import { authorizationRequest, createAccount, createRelyingParty, signInForTokens, signInToAccount } from '../helpers/accounts-fixtures.js';
+import {
+  authorizationRequest,
+  createAccount,
+  createRelyingParty,
+  signInForTokens,
+  signInToAccount,
+} from '../helpers/accounts-fixtures.js';
 import { createConsoleAdmin, signInConsoleAdmin } from '../helpers/admin-console-session.js';
 import { adminToken } from '../helpers/admin-api-fixtures.js';
 import { BrowserAgent } from '../helpers/browser-agent.js';
@@ -30,23 +36,48 @@ const retryAfterSeconds = 7;
 interface OutageServer extends TestServer { lines: Array<Record<string, unknown>> }
 
 /** The whole app in-process on the private stores, its JSON log lines kept for assertions. */
-async function startOutageServer(databaseUrl: string, redisUrl: string, overrides: Record<string, unknown> = {}, shareWith?: TestServer): Promise<OutageServer> {
+async function startOutageServer(
+  databaseUrl: string,
+  redisUrl: string,
+  overrides: Record<string, unknown> = {},
+  shareWith?: TestServer,
+): Promise<OutageServer> {
   const httpServer = http.createServer();
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://localhost:${port}`;
   // shareWith: a second instance of the same deployment (same database, so the same secrets).
   const env: Record<string, string> = shareWith?.env ?? {
-    NODE_ENV: 'test', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'outage:',
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: 'outage:',
     DATA_DIR: `/tmp/portcullis-test-data-${process.pid}`,
-    PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'), PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
   };
-  const config = resolveSecrets(loadConfig({
-    env,
-    overrides: { issuer, port, clientCacheSeconds: 300, captcha: { provider: 'none' }, http: { retryAfterSeconds }, ...overrides },
-  }), () => {});
+  const config = resolveSecrets(
+    loadConfig({
+      env,
+      overrides: {
+        issuer,
+        port,
+        clientCacheSeconds: 300,
+        captcha: { provider: 'none' },
+        http: { retryAfterSeconds },
+        ...overrides,
+      },
+    }),
+    () => {},
+  );
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _encoding, done) { for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>); done(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
   const logger = pino({ level: 'info', base: { service: 'portcullis' } }, sink);
   const container: Container = await createContainer(config, logger, { migrate: true });
   const server: Server = await createServer(container);
@@ -62,7 +93,13 @@ async function startOutageServer(databaseUrl: string, redisUrl: string, override
   };
 }
 
-interface Answer { status: number; retryAfter: string | null; type: string; json?: Record<string, unknown>; html?: string }
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  type: string;
+  json?: Record<string, unknown>;
+  html?: string;
+}
 
 async function answer(response: Response): Promise<Answer> {
   const type = response.headers.get('content-type') ?? '';
@@ -84,18 +121,29 @@ let accessToken: string;
 let adminApiToken: string;
 let user: { email: string; password: string };
 
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 function clientCredentials(): Promise<Response> {
   return fetch(`${t.issuer}/token`, {
-    method: 'POST', headers: { authorization: basic(bot.id, bot.secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    method: 'POST',
+    headers: {
+      authorization: basic(bot.id, bot.secret),
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
     body: 'grant_type=client_credentials',
   });
 }
 
 function introspect(token: string): Promise<Response> {
   return fetch(`${t.issuer}/token/introspection`, {
-    method: 'POST', headers: { authorization: basic(bot.id, bot.secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    method: 'POST',
+    headers: {
+      authorization: basic(bot.id, bot.secret),
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
     body: new URLSearchParams({ token }).toString(),
   });
 }
@@ -103,14 +151,19 @@ function introspect(token: string): Promise<Response> {
 /** A fresh interaction (login page URL) started while everything is up. */
 async function startInteraction(): Promise<{ agent: BrowserAgent; loginUrl: URL; csrf: string }> {
   const agent = new BrowserAgent();
-  const client = await oidc.discovery(new URL(t.issuer), webClientId, {}, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+  const client = await oidc.discovery(new URL(t.issuer), webClientId, {}, oidc.None(), {
+    execute: [oidc.allowInsecureRequests],
+  });
   const page = await agent.follow((await authorizationRequest(client)).url);
   expect(page.url.pathname).toMatch(/^\/interaction\//);
   return { agent, loginUrl: page.url, csrf: /name="csrf" value="([^"]*)"/.exec(page.html)?.[1] ?? '' };
 }
 
 /** One request of every kind, as its real caller makes it. */
-async function sampleEndpoints(interaction: { agent: BrowserAgent; loginUrl: URL; csrf: string }, ccToken: string): Promise<Record<string, Answer>> {
+async function sampleEndpoints(
+  interaction: { agent: BrowserAgent; loginUrl: URL; csrf: string },
+  ccToken: string,
+): Promise<Record<string, Answer>> {
   const html = { accept: 'text/html', 'accept-language': 'fr' };
   const authorize = new URL(`${t.issuer}/auth`);
   authorize.search = new URLSearchParams({
@@ -122,18 +175,54 @@ async function sampleEndpoints(interaction: { agent: BrowserAgent; loginUrl: URL
     ['token', clientCredentials()],
     ['authorization', fetch(authorize, { headers: html, redirect: 'manual' })],
     ['introspection', introspect(ccToken)],
-    ['userinfo', fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } })],
-    ['loginPage', fetch(interaction.loginUrl, { headers: { ...html, cookie: interaction.agent.cookieHeader(interaction.loginUrl) }, redirect: 'manual' })],
-    ['loginPost', fetch(new URL(`${interaction.loginUrl.pathname}/login`, t.issuer), {
-      method: 'POST', redirect: 'manual',
-      headers: { ...html, 'content-type': 'application/x-www-form-urlencoded', cookie: interaction.agent.cookieHeader(interaction.loginUrl) },
-      body: new URLSearchParams({ csrf: interaction.csrf, email: user.email, password: user.password }).toString(),
-    })],
-    ['accountPage', fetch(`${t.issuer}/account`, { headers: { ...html, cookie: userAgent.cookieHeader(new URL(`${t.issuer}/account`)) }, redirect: 'manual' })],
-    ['consolePage', fetch(`${t.issuer}/admin`, { headers: { ...html, cookie: consoleAgent.cookieHeader(new URL(`${t.issuer}/admin`)) }, redirect: 'manual' })],
-    ['adminApi', fetch(`${t.issuer}/admin/api/v1/clients`, { headers: { authorization: `Bearer ${adminApiToken}`, accept: 'application/json' } })],
+    [
+      'userinfo',
+      fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } }),
+    ],
+    [
+      'loginPage',
+      fetch(interaction.loginUrl, {
+        headers: { ...html, cookie: interaction.agent.cookieHeader(interaction.loginUrl) },
+        redirect: 'manual',
+      }),
+    ],
+    [
+      'loginPost',
+      fetch(new URL(`${interaction.loginUrl.pathname}/login`, t.issuer), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          ...html,
+          'content-type': 'application/x-www-form-urlencoded',
+          cookie: interaction.agent.cookieHeader(interaction.loginUrl),
+        },
+        body: new URLSearchParams({ csrf: interaction.csrf, email: user.email, password: user.password }).toString(),
+      }),
+    ],
+    [
+      'accountPage',
+      fetch(`${t.issuer}/account`, {
+        headers: { ...html, cookie: userAgent.cookieHeader(new URL(`${t.issuer}/account`)) },
+        redirect: 'manual',
+      }),
+    ],
+    [
+      'consolePage',
+      fetch(`${t.issuer}/admin`, {
+        headers: { ...html, cookie: consoleAgent.cookieHeader(new URL(`${t.issuer}/admin`)) },
+        redirect: 'manual',
+      }),
+    ],
+    [
+      'adminApi',
+      fetch(`${t.issuer}/admin/api/v1/clients`, {
+        headers: { authorization: `Bearer ${adminApiToken}`, accept: 'application/json' },
+      }),
+    ],
   ];
-  const answers = await Promise.all(entries.map(async ([name, pending]) => [name, await answer(await pending)] as const));
+  const answers = await Promise.all(
+    entries.map(async ([name, pending]) => [name, await answer(await pending)] as const),
+  );
   return Object.fromEntries(answers);
 }
 
@@ -142,7 +231,8 @@ function expectUnavailable(name: string, got: Answer | undefined, retryAfter = r
   expect(got, name).toBeDefined();
   expect({ name, status: got!.status }).toEqual({ name, status: 503 });
   expect(got!.retryAfter, name).toBe(String(retryAfter));
-  if (got!.json) expect(got!.json, name).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+  if (got!.json)
+    expect(got!.json, name).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.any(String) });
   else {
     expect(got!.html, name).toContain('Service momentanément indisponible');
     expect(got!.html, name).toContain('Réessayez dans un instant');
@@ -199,8 +289,16 @@ const withRedisDown: Expected = {
 };
 const withPostgresDown: Expected = {
   // Degraded but working: cached client, Redis-held tokens and interactions, in-memory signing keys.
-  discovery: 200, token: 200, authorization: 303, introspection: 200, loginPage: 200,
-  userinfo: unavailable, loginPost: unavailable, accountPage: unavailable, consolePage: unavailable, adminApi: unavailable,
+  discovery: 200,
+  token: 200,
+  authorization: 303,
+  introspection: 200,
+  loginPage: 200,
+  userinfo: unavailable,
+  loginPost: unavailable,
+  accountPage: unavailable,
+  consolePage: unavailable,
+  adminApi: unavailable,
 };
 
 function expectAnswers(got: Record<string, Answer>, expected: Expected): void {
@@ -239,8 +337,17 @@ async function recovers(down: 'postgres' | 'redis', from: number): Promise<void>
   expect((await clientCredentials()).status).toBe(200);
   const { interaction } = await prepare();
   expect(interaction.loginUrl.pathname).toMatch(/^\/interaction\//);
-  expect((await fetch(`${t.issuer}/account`, { headers: { accept: 'text/html', cookie: userAgent.cookieHeader(new URL(`${t.issuer}/account`)) }, redirect: 'manual' })).status).toBe(200);
-  await eventually(() => eventsSince(from).some((line) => new RegExp(`^${down} back after \\d+ s$`).test(String(line.msg))));
+  expect(
+    (
+      await fetch(`${t.issuer}/account`, {
+        headers: { accept: 'text/html', cookie: userAgent.cookieHeader(new URL(`${t.issuer}/account`)) },
+        redirect: 'manual',
+      })
+    ).status,
+  ).toBe(200);
+  await eventually(() =>
+    eventsSince(from).some((line) => new RegExp(`^${down} back after \\d+ s$`).test(String(line.msg))),
+  );
   const events = eventsSince(from);
   // One line per state change, a count instead of a line per failed request, and no stacks.
   expect(events.filter((line) => line.msg === `${down} unavailable`)).toHaveLength(1);
@@ -284,7 +391,13 @@ describe('with PostgreSQL down', () => {
       expectAnswers(got, withPostgresDown);
       expect(got.introspection!.json).toMatchObject({ active: true, client_id: bot.id });
       expect(got.token!.json).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String) });
-      const burst = await Promise.all(Array.from({ length: 20 }, () => fetch(`${t.issuer}/admin/api/v1/clients`, { headers: { authorization: `Bearer ${adminApiToken}` } }).then(answer)));
+      const burst = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${t.issuer}/admin/api/v1/clients`, { headers: { authorization: `Bearer ${adminApiToken}` } }).then(
+            answer,
+          ),
+        ),
+      );
       for (const one of burst) expectUnavailable('adminApi (burst)', one);
       await expectReadiness('postgres');
       await pgServer.start();
@@ -318,13 +431,24 @@ describe('with PostgreSQL hung (SIGSTOP: connections open, no answers)', () => {
 describe('with the pool exhausted', () => {
   it('answers 503 within about the acquire timeout while readiness, on its own connection, stays green', async () => {
     const acquireTimeoutMs = 300;
-    const small = await startOutageServer(pgServer.url, redisServer.url, { clientCacheSeconds: 0, database: { poolSize: 1, acquireTimeoutMs } }, t);
+    const small = await startOutageServer(
+      pgServer.url,
+      redisServer.url,
+      { clientCacheSeconds: 0, database: { poolSize: 1, acquireTimeoutMs } },
+      t,
+    );
     try {
       const created = await small.container.clients.create({ name: 'Pool bot', type: 'service' }, 'test');
-      const token = () => fetch(`${small.issuer}/token`, {
-        method: 'POST', body: 'grant_type=client_credentials',
-        headers: { authorization: basic(created.client.clientId, created.secret!), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      });
+      const token = () =>
+        fetch(`${small.issuer}/token`, {
+          method: 'POST',
+          body: 'grant_type=client_credentials',
+          headers: {
+            authorization: basic(created.client.clientId, created.secret!),
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+          },
+        });
       expect((await token()).status).toBe(200);
       // The test holds the pool's only connection in an open transaction.
       const holder = small.container.dataSource.createQueryRunner();
@@ -351,15 +475,26 @@ describe('with the pool exhausted', () => {
 
 describe('with a statement blocked by a lock', () => {
   it('ends it at database.statementTimeoutMs and answers 503, not a hang', async () => {
-    const small = await startOutageServer(pgServer.url, redisServer.url, { clientCacheSeconds: 0, database: { statementTimeoutMs: 500 } }, t);
+    const small = await startOutageServer(
+      pgServer.url,
+      redisServer.url,
+      { clientCacheSeconds: 0, database: { statementTimeoutMs: 500 } },
+      t,
+    );
     const locker = new pg.Client({ connectionString: pgServer.url });
     await locker.connect();
     try {
       const created = await small.container.clients.create({ name: 'Lock bot', type: 'service' }, 'test');
-      const token = () => fetch(`${small.issuer}/token`, {
-        method: 'POST', body: 'grant_type=client_credentials',
-        headers: { authorization: basic(created.client.clientId, created.secret!), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      }).then(answer);
+      const token = () =>
+        fetch(`${small.issuer}/token`, {
+          method: 'POST',
+          body: 'grant_type=client_credentials',
+          headers: {
+            authorization: basic(created.client.clientId, created.secret!),
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+          },
+        }).then(answer);
       // Every read of the clients table now waits for the test's transaction.
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE clients IN ACCESS EXCLUSIVE MODE');
@@ -377,17 +512,30 @@ describe('the log of a real server process during an outage', () => {
   it('stays JSON on stdout with one line per state change, and stderr carries no stack traces', async () => {
     const port = await freePort();
     const issuer = `http://localhost:${port}`;
-    const child = spawnServer({ ...t.env, PATH: process.env.PATH ?? '', PORT: String(port), ISSUER: issuer, LOG_LEVEL: 'info', DATA_DIR: `/tmp/portcullis-test-data-${process.pid}` });
+    const child = spawnServer({
+      ...t.env,
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      ISSUER: issuer,
+      LOG_LEVEL: 'info',
+      DATA_DIR: `/tmp/portcullis-test-data-${process.pid}`,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     try {
       await eventually(() => stdout.includes('Portcullis is listening'), 30_000);
-      const call = () => fetch(`${issuer}/token`, {
-        method: 'POST', body: 'grant_type=client_credentials',
-        headers: { authorization: basic(bot.id, bot.secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      });
+      const call = () =>
+        fetch(`${issuer}/token`, {
+          method: 'POST',
+          body: 'grant_type=client_credentials',
+          headers: {
+            authorization: basic(bot.id, bot.secret),
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+          },
+        });
       expect((await call()).status).toBe(200);
       await redisServer.kill();
       const answers = await Promise.all(Array.from({ length: 25 }, () => call().then(answer)));

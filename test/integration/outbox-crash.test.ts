@@ -46,11 +46,23 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'portcullis-crash-'));
   // Many sign-ups from one loopback address, and no CAPTCHA to solve.
   const configFile = path.join(dataDir, 'crash.yaml');
-  writeFileSync(configFile, 'captcha: { provider: none }\nrateLimits: { registrationPerIp: { points: 100000, durationSeconds: 3600 } }\n');
+  writeFileSync(
+    configFile,
+    'captcha: { provider: none }\nrateLimits: { registrationPerIp: { points: 100000, durationSeconds: 3600 } }\n',
+  );
   child = spawnServer({
-    PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'info', WORKERS: '1',
-    PORT: String(port), DATABASE_URL: database.url, DATA_DIR: dataDir, SMTP_URL: smtp.url, PORTCULLIS_CONFIG: configFile,
-    PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'), PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    WORKERS: '1',
+    PORT: String(port),
+    DATABASE_URL: database.url,
+    DATA_DIR: dataDir,
+    SMTP_URL: smtp.url,
+    PORTCULLIS_CONFIG: configFile,
+    PORTCULLIS_COOKIE_KEYS: randomBytes(32).toString('base64url'),
+    PORTCULLIS_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
     ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
   });
   await listening(child);
@@ -78,7 +90,11 @@ it('keeps every acknowledged registration and its outbox message after kill -9',
   const stream = async () => {
     while (!killed) {
       const email = uniqueEmail('crash');
-      const answer = await submitForm(agent, page, '/register', { name: 'Crash Test', email, password: strongPassword() }).catch(() => undefined);
+      const answer = await submitForm(agent, page, '/register', {
+        name: 'Crash Test',
+        email,
+        password: strongPassword(),
+      }).catch(() => undefined);
       if (answer && answer.status === 200 && answer.html.includes('Check your email')) {
         acknowledged.push(email);
         if (acknowledged.length >= 20) enough();
@@ -97,8 +113,10 @@ it('keeps every acknowledged registration and its outbox message after kill -9',
     const accounts = await sql.query(`SELECT id FROM accounts WHERE lower(email) = lower($1)`, [email]);
     expect(accounts.rows, email).toHaveLength(1);
     const jobs = await sql.query(
-      `SELECT status FROM outbox_messages WHERE kind = 'registration_requested' AND payload->>'email' = $1 AND account_id = $2`,
-      [email, accounts.rows[0].id]);
+      `SELECT status FROM outbox_messages WHERE kind = 'registration_requested' AND payload->>'email' = $1 AND ` +
+      `account_id = $2`,
+      [email, accounts.rows[0].id],
+    );
     expect(jobs.rows, email).toHaveLength(1);
   }
 }, 120_000);

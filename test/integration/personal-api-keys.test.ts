@@ -22,7 +22,10 @@ beforeAll(async () => {
   await t.container.rbac.grant('clerk', orders, 'orders:read', 'test');
   const { client, secret } = await t.container.clients.create({ name: 'Orders API', type: 'service' }, 'test');
   // A known id, listed in introspection.resourceServers: only resource servers may introspect API keys.
-  await t.container.dataSource.query('UPDATE clients SET client_id = $1 WHERE client_id = $2', ['orders-api', client.clientId]);
+  await t.container.dataSource.query('UPDATE clients SET client_id = $1 WHERE client_id = $2', [
+    'orders-api',
+    client.clientId,
+  ]);
   resourceServer = { clientId: 'orders-api', secret: secret! };
 });
 afterAll(() => t?.close());

@@ -58,7 +58,10 @@ describe('registration with email and password', () => {
     expect(link.searchParams.get('return')).toBe(page.url.pathname.split('/')[2]);
 
     // The worker records the delivery once SMTP accepted the message: "queued" first, never "sent" before it is.
-    const events = await eventually(() => auditEvents(s.t, account.id), (rows) => rows.some((event) => event.type === 'email.delivered'));
+    const events = await eventually(
+      () => auditEvents(s.t, account.id),
+      (rows) => rows.some((event) => event.type === 'email.delivered'),
+    );
     expect(events.map((event) => event.type)).toEqual(['account.registered', 'email.queued', 'email.delivered']);
     expect(events[0]).toMatchObject({ ip: '127.0.0.1', user_agent: userAgent });
     expect(events[1]!.details).toMatchObject({ template: 'verify-email' });

@@ -12,8 +12,25 @@ import { runCli } from '../../src/cli/index.js';
 import { subjectKey } from '../../src/infra/rate-limiter-store.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  auditEvents, authorizationRequest, createRelyingParty, emailedCode, finishAtCallback, linkIn, mailTo, messagesTo, openPage, passkeyCsrf,
-  postJson, spendLink, startAccountsServer, strongPassword, submitForm, submitLogin, totpCode, uniqueEmail, type AccountsServer,
+  auditEvents,
+  authorizationRequest,
+  createRelyingParty,
+  emailedCode,
+  finishAtCallback,
+  linkIn,
+  mailTo,
+  messagesTo,
+  openPage,
+  passkeyCsrf,
+  postJson,
+  spendLink,
+  startAccountsServer,
+  strongPassword,
+  submitForm,
+  submitLogin,
+  totpCode,
+  uniqueEmail,
+  type AccountsServer,
 } from '../helpers/accounts-fixtures.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -62,7 +79,12 @@ async function newUser(): Promise<User> {
 
 async function withTotp(user: User) {
   const enrolment = await s.t.container.mfa.startTotp(user.id, user.email);
-  const { recoveryCodes } = await s.t.container.mfa.confirmTotp(user.id, enrolment.factorId, await totpCode(enrolment.secret), context);
+  const { recoveryCodes } = await s.t.container.mfa.confirmTotp(
+    user.id,
+    enrolment.factorId,
+    await totpCode(enrolment.secret),
+    context,
+  );
   return { secret: enrolment.secret, recoveryCodes: recoveryCodes! };
 }
 
@@ -73,11 +95,20 @@ async function passwordStep(agent: BrowserAgent, user: User, headers?: Record<st
 }
 
 const uidOf = (page: PageResponse) => /\/interaction\/([\w-]+)\//.exec(page.html)![1]!;
-function answerChallenge(agent: BrowserAgent, page: PageResponse, fields: Record<string, string>, headers?: Record<string, string>) {
-  return agent.request(at(`/interaction/${uidOf(page)}/mfa`), { form: { csrf: formValue(page.html, 'csrf')!, ...fields }, headers });
+function answerChallenge(
+  agent: BrowserAgent,
+  page: PageResponse,
+  fields: Record<string, string>,
+  headers?: Record<string, string>,
+) {
+  return agent.request(at(`/interaction/${uidOf(page)}/mfa`), {
+    form: { csrf: formValue(page.html, 'csrf')!, ...fields },
+    headers,
+  });
 }
 const heading = (html: string) => /<h1[^>]*>([^<]*)<\/h1>/.exec(html)?.[1]?.trim();
-const lockEvents = async (user: User) => (await auditEvents(s.t, user.id)).filter((event) => event.type === 'mfa.locked');
+const lockEvents = async (user: User) =>
+  (await auditEvents(s.t, user.id)).filter((event) => event.type === 'mfa.locked');
 
 async function cli(argv: string[]) {
   const err: string[] = [];
@@ -115,7 +146,11 @@ describe('second-factor lockout at sign-in', () => {
     expect(message.text).toContain('someone knows your password');
     expect(linkIn(s.mail, message, '/forgot-password').origin).toBe(new URL(s.t.issuer).origin);
     expect(await lockEvents(user)).toEqual([
-      expect.objectContaining({ ip: '127.0.0.1', client_id: rp.clientId, details: { factorType: 'totp', lockSeconds: 900, permanent: false } }),
+      expect.objectContaining({
+        ip: '127.0.0.1',
+        client_id: rp.clientId,
+        details: { factorType: 'totp', lockSeconds: 900, permanent: false },
+      }),
     ]);
     // One email per lock, however many attempts meet it.
     expect(messagesTo(s.mail, user.email).filter((m) => /Too many wrong codes/.test(m.subject ?? ''))).toHaveLength(1);
@@ -128,7 +163,8 @@ describe('second-factor lockout at sign-in', () => {
     const fr = { 'accept-language': 'fr' };
     const { page } = await passwordStep(agent, user, fr);
     const answers: PageResponse[] = [];
-    for (let i = 0; i < 3; i++) answers.push(await answerChallenge(agent, page, { method: 'recovery', code: `wrong-${i}-code` }, fr));
+    for (let i = 0; i < 3; i++)
+      answers.push(await answerChallenge(agent, page, { method: 'recovery', code: `wrong-${i}-code` }, fr));
     expect(answers.map((a) => a.status)).toEqual([400, 400, 429]);
     expect(heading(answers[2]!.html)).toBe('Trop de codes erronés');
     expect(answers[2]!.html).toContain('Réessayez dans environ 15 minutes');
@@ -150,7 +186,8 @@ describe('second-factor lockout at sign-in', () => {
     const sent = await submitForm(agent, page, '/mfa/send', {});
     expect(sent.status).toBe(200);
     const answers: PageResponse[] = [];
-    for (let i = 0; i < 3; i++) answers.push(await answerChallenge(agent, sent, { method: 'otp', factorId, code: '000000' }));
+    for (let i = 0; i < 3; i++)
+      answers.push(await answerChallenge(agent, sent, { method: 'otp', factorId, code: '000000' }));
     expect(answers.map((a) => a.status)).toEqual([400, 400, 429]);
     expect(heading(answers[2]!.html)).toBe('Too many wrong codes');
     expect((await lockEvents(user))[0]!.details).toMatchObject({ factorType: 'otp', lockSeconds: 900 });
@@ -160,34 +197,69 @@ describe('second-factor lockout at sign-in', () => {
     const user = await newUser();
     const key = new SoftAuthenticator(s.t.issuer);
     const { options: regOptions, handle: regHandle } = await s.t.container.webauthn.registrationOptions(user, []);
-    await s.t.container.webauthn.finishRegistration(user.id, regHandle, key.createCredential(regOptions), 'Desk key', context);
+    await s.t.container.webauthn.finishRegistration(
+      user.id,
+      regHandle,
+      key.createCredential(regOptions),
+      'Desk key',
+      context,
+    );
     const agent = new BrowserAgent();
     const { request, page } = await passwordStep(agent, user);
     const uid = uidOf(page);
     const csrf = passkeyCsrf(page.html);
     type RequestOptions = Parameters<SoftAuthenticator['getAssertion']>[0];
-    const ceremony = async () => (await postJson(agent, at(`/interaction/${uid}/mfa/webauthn/options`), {}, csrf)).json as { options: RequestOptions; handle: string };
+    const ceremony = async () =>
+      (await postJson(agent, at(`/interaction/${uid}/mfa/webauthn/options`), {}, csrf)).json as {
+        options: RequestOptions;
+        handle: string;
+      };
     const answers = [];
     for (let i = 0; i < 3; i++) {
       // An assertion signed for another ceremony's challenge: a real key, the wrong proof.
       const [signed, posted] = [await ceremony(), await ceremony()];
-      answers.push(await postJson(agent, at(`/interaction/${uid}/mfa/webauthn`), { handle: posted.handle, response: key.getAssertion(signed.options) }, csrf));
+      answers.push(
+        await postJson(
+          agent,
+          at(`/interaction/${uid}/mfa/webauthn`),
+          { handle: posted.handle, response: key.getAssertion(signed.options) },
+          csrf,
+        ),
+      );
     }
     expect(answers.map((a) => a.status)).toEqual([400, 400, 429]);
     expect(answers[2]!.json).toMatchObject({ error: 'too_many_attempts' });
     expect(String(answers[2]!.json.error_description)).toContain('too many wrong codes');
     expect(answers[2]!.headers.get('retry-after')).toBe('900');
     const good = await ceremony();
-    const refused = await postJson(agent, at(`/interaction/${uid}/mfa/webauthn`), { handle: good.handle, response: key.getAssertion(good.options) }, csrf);
+    const refused = await postJson(
+      agent,
+      at(`/interaction/${uid}/mfa/webauthn`),
+      { handle: good.handle, response: key.getAssertion(good.options) },
+      csrf,
+    );
     expect(refused.status).toBe(429);
     expect((await lockEvents(user))[0]!.details).toMatchObject({ factorType: 'webauthn' });
 
     // `users unlock` lifts the second-factor lock; the passkey then finishes the sign-in.
     await cli(['users', 'unlock', user.email]);
     const after = await ceremony();
-    const finish = await postJson(agent, at(`/interaction/${uid}/mfa/webauthn`), { handle: after.handle, response: key.getAssertion(after.options) }, csrf);
+    const finish = await postJson(
+      agent,
+      at(`/interaction/${uid}/mfa/webauthn`),
+      { handle: after.handle, response: key.getAssertion(after.options) },
+      csrf,
+    );
     expect(finish.status).toBe(200);
-    const tokens = await request.redeem(await finishAtCallback(agent, { status: 303, location: new URL(String(finish.json.redirect), s.t.issuer), url: at('/'), html: '', headers: new Headers() }));
+    const tokens = await request.redeem(
+      await finishAtCallback(agent, {
+        status: 303,
+        location: new URL(String(finish.json.redirect), s.t.issuer),
+        url: at('/'),
+        html: '',
+        headers: new Headers(),
+      }),
+    );
     expect(tokens.claims()!.amr).toEqual(['pwd', 'hwk', 'mfa']);
   });
 
@@ -207,12 +279,18 @@ describe('second-factor lockout at sign-in', () => {
     expect(locked.status).toBe(429);
     expect(heading(locked.html)).toBe('Too many wrong codes');
     expect((await lockEvents(user))[0]!.details).toMatchObject({ factorType: 'reset_code' });
-    const right = await submitForm(agent, await agent.request(link), '/reset-password', { password, code: await nextTotp(secret) });
+    const right = await submitForm(agent, await agent.request(link), '/reset-password', {
+      password,
+      code: await nextTotp(secret),
+    });
     expect(right.status).toBe(429);
     expect(await s.t.container.accounts.authenticate(user.email, user.password, {})).toBeDefined();
 
     await cli(['users', 'unlock', user.email]);
-    const done = await submitForm(agent, await agent.request(link), '/reset-password', { password, code: await nextTotp(secret) });
+    const done = await submitForm(agent, await agent.request(link), '/reset-password', {
+      password,
+      code: await nextTotp(secret),
+    });
     expect(done.status).toBe(200);
     expect(done.html).toContain('Password changed');
   });
@@ -222,11 +300,13 @@ describe('second-factor lockout at sign-in', () => {
     const { secret } = await withTotp(user);
     const agent = new BrowserAgent();
     const { page } = await passwordStep(agent, user);
-    for (let i = 0; i < 2; i++) expect((await answerChallenge(agent, page, { method: 'totp', code: '000000' })).status).toBe(400);
+    for (let i = 0; i < 2; i++)
+      expect((await answerChallenge(agent, page, { method: 'totp', code: '000000' })).status).toBe(400);
     expect((await answerChallenge(agent, page, { method: 'totp', code: await nextTotp(secret) })).status).toBe(303);
     const again = new BrowserAgent();
     const { page: next } = await passwordStep(again, user);
-    for (let i = 0; i < 2; i++) expect((await answerChallenge(again, next, { method: 'totp', code: '000000' })).status).toBe(400);
+    for (let i = 0; i < 2; i++)
+      expect((await answerChallenge(again, next, { method: 'totp', code: '000000' })).status).toBe(400);
     expect(await lockEvents(user)).toEqual([]);
   });
 });
@@ -240,21 +320,31 @@ describe('Redis restarting empty', () => {
     const agent = new BrowserAgent();
     const login = await openPage(agent, (await authorizationRequest(rp.config)).url);
     const wrong = [];
-    for (let i = 0; i < 5; i++) wrong.push(await submitLogin(agent, login, { email: passwordUser.email, password: strongPassword() }));
+    for (let i = 0; i < 5; i++)
+      wrong.push(await submitLogin(agent, login, { email: passwordUser.email, password: strongPassword() }));
     expect(wrong.map((a) => a.status)).toEqual([400, 400, 400, 400, 429]);
     expect((await lockWithTotp(mfaUser)).answers.map((a) => a.status)).toEqual([400, 400, 429]);
-    const records = () => s.t.container.dataSource.query(
-      'SELECT purpose, level, locked_until IS NOT NULL AS timed FROM lockout_records WHERE subject_key = ANY($1) ORDER BY purpose',
-      [[subjectKey(passwordUser.email), subjectKey(mfaUser.id)]],
-    ) as Promise<Array<Record<string, unknown>>>;
-    expect(await records()).toEqual([{ purpose: 'login', level: 1, timed: true }, { purpose: 'mfa', level: 1, timed: true }]);
+    const records = () =>
+      s.t.container.dataSource.query(
+        'SELECT purpose, level, locked_until IS NOT NULL AS timed FROM lockout_records WHERE subject_key = ANY($1) ' +
+        'ORDER BY purpose',
+        [[subjectKey(passwordUser.email), subjectKey(mfaUser.id)]],
+      ) as Promise<Array<Record<string, unknown>>>;
+    expect(await records()).toEqual([
+      { purpose: 'login', level: 1, timed: true },
+      { purpose: 'mfa', level: 1, timed: true },
+    ]);
 
     expect(await redis.admin.flushall()).toBe('OK');
     expect(await redis.admin.dbsize()).toBe(0);
 
     // Fresh sign-ins (the flush took the old interactions): both locks still hold.
     const fresh = new BrowserAgent();
-    const passwordAgain = await submitLogin(fresh, await openPage(fresh, (await authorizationRequest(rp.config)).url), passwordUser);
+    const passwordAgain = await submitLogin(
+      fresh,
+      await openPage(fresh, (await authorizationRequest(rp.config)).url),
+      passwordUser,
+    );
     expect(passwordAgain.status).toBe(429);
     expect(Number(passwordAgain.headers.get('retry-after'))).toBeGreaterThan(800);
     const mfaAgent = new BrowserAgent();
@@ -267,11 +357,16 @@ describe('Redis restarting empty', () => {
     const unlockLink = linkIn(s.mail, await mailTo(s.mail, passwordUser.email, /temporarily locked/), '/unlock');
     expect((await spendLink(new BrowserAgent(), unlockLink)).done.status).toBe(200);
     const signedIn = new BrowserAgent();
-    expect((await submitLogin(signedIn, await openPage(signedIn, (await authorizationRequest(rp.config)).url), passwordUser)).status).toBe(303);
+    expect(
+      (await submitLogin(signedIn, await openPage(signedIn, (await authorizationRequest(rp.config)).url), passwordUser))
+        .status,
+    ).toBe(303);
     await cli(['users', 'unlock', mfaUser.email]);
     const after = new BrowserAgent();
     const { page: challenge } = await passwordStep(after, mfaUser);
-    expect((await answerChallenge(after, challenge, { method: 'totp', code: await nextTotp(secret) })).status).toBe(303);
+    expect((await answerChallenge(after, challenge, { method: 'totp', code: await nextTotp(secret) })).status).toBe(
+      303,
+    );
     expect(await records()).toEqual([]);
   });
 });
