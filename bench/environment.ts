@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { APP_ROLE } from '../migrations/1795000000014-AuditCheckpoints.js';
 import { migrations } from '../migrations/index.js';
 import { seedAccounts } from '../src/cli/seed-commands.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -13,6 +12,7 @@ import type { Config } from '../src/config/schema.js';
 import { createContainer } from '../src/container.js';
 import { migrateAsOwner } from '../src/infra/database-urls.js';
 import { createLogger } from '../src/infra/logger.js';
+import { ensureServiceLogin } from '../src/infra/service-login.js';
 import type { AccountPool } from './loader.js';
 import type { WebClient } from './flows.js';
 import { benchDir, projectRoot } from './processes.js';
@@ -68,34 +68,9 @@ export function serviceRoleFor(database: string): string {
   return `${database}_service`;
 }
 
-/**
- * Creates the service login if missing, gives it a fresh password and makes it a member of
- * portcullis_app, which the migration created and granted only INSERT and SELECT on the audit
- * tables. Returns `ownerUrl` with the login's credentials: production refuses to run as the owner.
- */
-export async function ensureServiceLogin(ownerUrl: string, role: string): Promise<string> {
-  const password = randomBytes(18).toString('base64url');
-  const admin = new pg.Client({ connectionString: ownerUrl });
-  await admin.connect();
-  try {
-    await admin.query(`
-      DO $$
-      BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
-          BEGIN CREATE ROLE ${role} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-        END IF;
-      END $$`);
-    await admin.query(
-      `ALTER ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${admin.escapeLiteral(password)}`,
-    );
-    await admin.query(`GRANT ${APP_ROLE} TO ${role}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(ownerUrl);
-  url.username = role;
-  url.password = password;
-  return url.toString();
+/** The service login for this run's database, with a fresh password (src/infra/service-login.ts). */
+export function createServiceLogin(ownerUrl: string, role: string): Promise<string> {
+  return ensureServiceLogin(ownerUrl, role, randomBytes(18).toString('base64url'));
 }
 
 /** Removes the service login once its database is gone (it owns nothing and holds no grants of its own). */

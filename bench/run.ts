@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import type { CeilingReply, CeilingRequest, CeilingSettings } from './ceiling-provider.js';
 import {
-  benchApi, clearRedisPrefix, dropDatabase, dropServiceLogin, ensureServiceLogin, machineInfo, migrateDatabase,
+  benchApi, clearRedisPrefix, dropDatabase, dropServiceLogin, createServiceLogin, machineInfo, migrateDatabase,
   recreateDatabase, seed, serverEnvironment, serviceRoleFor, type Seeded,
 } from './environment.js';
 import { fetchJwks, loginFlow } from './flows.js';
@@ -217,7 +217,7 @@ async function main() {
     // every server process as a login in portcullis_app; a production start refuses the owner.
     log(`bench: migrating ${options.database} as the owner; the servers run as ${serviceRole}`);
     await migrateDatabase(ownerUrl);
-    const databaseUrl = await ensureServiceLogin(ownerUrl, serviceRole);
+    const databaseUrl = await createServiceLogin(ownerUrl, serviceRole);
     const serverEnv = serverEnvironment({
       databaseUrl, migrationUrl: ownerUrl, redisUrl: options.redisUrl, redisPrefix, dataDir: tmp,
       logLevel: options.logLevel,

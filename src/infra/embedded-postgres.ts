@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { APP_ROLE } from '../../migrations/1795000000014-AuditCheckpoints.js';
 import { writeFileAtomic } from './atomic-file.js';
 import type { Logger } from './logger.js';
+import { ensureServiceLogin } from './service-login.js';
 import {
   clusterDirectory, initialiseCluster, isAlive, postgresAccount, reachableBinaries, runningPostmaster, startPostmaster,
   stopPostmaster,
@@ -42,34 +41,6 @@ function ownerAlive(dataDir: string): boolean {
 }
 
 /**
- * Creates portcullis_app and the service login if missing, and sets the login's password (both are
- * idempotent: the server and a CLI run may do this at once). The migration grants portcullis_app its
- * privileges; a role made here first simply receives them.
- */
-async function ensureServiceRole(ownerUrl: string, password: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
-  try {
-    await client.query(`
-      DO $$
-      BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-          BEGIN CREATE ROLE ${APP_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-        END IF;
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${EMBEDDED_SERVICE_ROLE}') THEN
-          BEGIN CREATE ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN;
-          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-        END IF;
-        ALTER ROLE ${EMBEDDED_SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE
-          PASSWORD ${client.escapeLiteral(password)};
-        GRANT ${APP_ROLE} TO ${EMBEDDED_SERVICE_ROLE};
-      END $$`);
-  } finally {
-    await client.end();
-  }
-}
-
-/**
  * Starts (or joins) a real PostgreSQL under dataDir for a zero-configuration start.
  * Single node only: the server and the CLI share it through its postmaster.pid. A postmaster
  * whose starter died (`kill -9`) is stopped and started again, so this process owns it and a
@@ -86,12 +57,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   }
   const password = passwordFor(dataDir);
   const servicePassword = passwordFor(dataDir, 'postgres-service-password');
-  const urlFor = (p: number, user = 'postgres', secret = password) =>
-    `postgres://${user}:${encodeURIComponent(secret)}@127.0.0.1:${p}/postgres`;
-  const urls = async (p: number) => {
-    await ensureServiceRole(urlFor(p), servicePassword);
-    return { url: urlFor(p, EMBEDDED_SERVICE_ROLE, servicePassword), migrationUrl: urlFor(p) };
-  };
+  const urlFor = (p: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${p}/postgres`;
+  const urls = async (p: number) => ({
+    url: await ensureServiceLogin(urlFor(p), EMBEDDED_SERVICE_ROLE, servicePassword), migrationUrl: urlFor(p),
+  });
 
   const existing = runningPostmaster(pgDir);
   if (existing && ownerAlive(dataDir)) return { ...(await urls(existing.port)), stop: async () => {} };
