@@ -98,7 +98,10 @@ it('keeps every acknowledged registration and its outbox message after kill -9',
       if (answer && answer.status === 200 && answer.html.includes('Check your email')) {
         acknowledged.push(email);
         if (acknowledged.length >= 20) enough();
-      } else if (answer && !killed) throw new Error(`sign-up answered ${answer.status}: ${answer.html.slice(0, 200)}`);
+      } else if (answer && !killed && answer.status !== 503) {
+        // A 503 under this load (the pool's acquire bound) is an honest "not taken": nothing was acknowledged.
+        throw new Error(`sign-up answered ${answer.status}: ${answer.html.slice(0, 200)}`);
+      }
     }
   };
   const streams = Array.from({ length: 4 }, stream);
