@@ -5,7 +5,7 @@ import { createRedis, type RedisClient } from '../../src/infra/redis.js';
 /** A redis-server of the test's own, on a free loopback port, that the test may flush or restart. */
 export interface PrivateRedis {
   url: string;
-  /** A client without key prefix, for FLUSHALL and the like. */
+  /** A client without key prefix, to empty this private server (flushall) and the like. */
   admin: RedisClient;
   stop(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * emailed and reset codes and failed passkey assertions all count towards it; the third failure
  * locks the step (429, "too many wrong codes", en + fr), emails the owner and is audited; the
  * right code then waits too; `users unlock` lifts it. The server's Redis is a private
- * redis-server, so the last test can FLUSHALL it and show that no lock (password or second
+ * redis-server, so the last test can empty it (flushall) and show that no lock (password or second
  * factor) is lost with it.
  */
 import { randomBytes } from 'node:crypto';
@@ -312,7 +312,7 @@ describe('second-factor lockout at sign-in', () => {
 });
 
 describe('Redis restarting empty', () => {
-  it('unlocks nothing: a password lock and a second-factor lock survive FLUSHALL; the unlock link and users unlock lift them', async () => {
+  it('unlocks nothing: a password lock and a second-factor lock survive emptying Redis; the unlock link and users unlock lift them', async () => {
     const passwordUser = await newUser();
     const mfaUser = await newUser();
     const { secret } = await withTotp(mfaUser);
