@@ -12,7 +12,7 @@ import type { Config } from '../src/config/schema.js';
 import { createContainer } from '../src/container.js';
 import { migrateAsOwner } from '../src/infra/database-urls.js';
 import { createLogger } from '../src/infra/logger.js';
-import { ensureServiceLogin } from '../src/infra/service-login.js';
+import { dropLogin, ensureServiceLogin } from '../src/infra/service-login.js';
 import type { AccountPool } from './loader.js';
 import type { WebClient } from './flows.js';
 import { benchDir, projectRoot } from './processes.js';
@@ -74,15 +74,8 @@ export function createServiceLogin(ownerUrl: string, role: string): Promise<stri
 }
 
 /** Removes the service login once its database is gone (it owns nothing and holds no grants of its own). */
-export async function dropServiceLogin(adminUrl: string, role: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
-    await admin.query(`DROP ROLE IF EXISTS ${role}`);
-  } finally {
-    await admin.end();
-  }
+export function dropServiceLogin(adminUrl: string, role: string): Promise<void> {
+  return dropLogin(adminUrl, role);
 }
 
 /** Deletes the keys of this run's prefix (never anyone else's). */

@@ -32,3 +32,15 @@ export async function ensureServiceLogin(ownerUrl: string, role: string, passwor
   url.password = password;
   return url.toString();
 }
+
+/** Ends a login's connections and drops it (it owns nothing; its only grant is membership). */
+export async function dropLogin(ownerUrl: string, role: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
+    await client.query(`DROP ROLE IF EXISTS ${role}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -10,7 +10,7 @@ import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import * as oidc from 'openid-client';
 import { generate } from 'otplib';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { BrowserAgent, formAction, type PageResponse } from './browser-agent.js';
 import { startSmtpReceiver, type ParsedMail, type SmtpReceiver } from './smtp-receiver.js';
 import { startTestServer, type TestServer } from './test-server.js';
@@ -270,6 +270,17 @@ export class ProxiedBrowserAgent extends BrowserAgent {
 /** The current 6-digit code of a TOTP seed, on this process's clock (which tests may move). */
 export function totpCode(secret: string): Promise<string> {
   return generate({ secret, epoch: Math.floor(Date.now() / 1000) });
+}
+
+/** Moves the (faked, shared) clock forward: a later TOTP step, the end of a resend gap. */
+export function advanceClock(seconds: number): void {
+  vi.setSystemTime(Date.now() + seconds * 1000);
+}
+
+/** A TOTP code from a time step later than any accepted before (the clock is faked). */
+export function nextTotp(secret: string): Promise<string> {
+  advanceClock(30);
+  return totpCode(secret);
 }
 
 /** The base32 key an enrolment page shows next to its QR code, spaces removed. */

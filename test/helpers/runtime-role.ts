@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { APP_ROLE } from '../../migrations/1795000000014-AuditCheckpoints.js';
+import { dropLogin, ensureServiceLogin } from '../../src/infra/service-login.js';
 
 export interface RuntimeRole { name: string; url: string; drop(): Promise<void> }
 
@@ -11,27 +10,9 @@ export interface RuntimeRole { name: string; url: string; drop(): Promise<void> 
 export async function createRuntimeRole(ownerUrl: string): Promise<RuntimeRole> {
   const name = `pcl_rt_${randomBytes(6).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
-  const admin = new pg.Client({ connectionString: ownerUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}' IN ROLE ${APP_ROLE}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(ownerUrl);
-  url.username = name;
-  url.password = password;
+  const url = await ensureServiceLogin(ownerUrl, name, password);
   return {
-    name, url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: ownerUrl });
-      await client.connect();
-      try {
-        await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [name]);
-        await client.query(`DROP ROLE IF EXISTS ${name}`);
-      } finally {
-        await client.end();
-      }
-    },
+    name, url,
+    drop: () => dropLogin(ownerUrl, name),
   };
 }

@@ -13,9 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
 import { BrowserAgent, formAction, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  accountRow, alertText, auditEvents, authorizationRequest, createAccount, createRelyingParty, emailedCode, finishAtCallback, linkIn,
-  mailTo, messagesTo, openPage, passkeyCsrf, postJson, recoveryCodesOn, startAccountsServer, startSmsWebhook, strongPassword,
-  submitForm, submitLogin, totpCode, totpKeyOn, uniqueEmail, uniquePhone, type AccountsServer, type SmsWebhook,
+  accountRow, alertText, auditEvents, authorizationRequest, createAccount, createRelyingParty, emailedCode, finishAtCallback, linkIn, mailTo, messagesTo, openPage, passkeyCsrf, postJson, recoveryCodesOn, startAccountsServer, startSmsWebhook, strongPassword, submitForm, submitLogin, totpCode, totpKeyOn, uniqueEmail, uniquePhone, type AccountsServer, type SmsWebhook, advanceClock, nextTotp,
 } from '../helpers/accounts-fixtures.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
@@ -44,13 +42,7 @@ afterAll(async () => {
 });
 
 const at = (path: string) => new URL(path, s.t.issuer);
-/** Moves the (shared) clock forward: a later TOTP step, the end of a resend gap. */
-const advance = (seconds: number) => vi.setSystemTime(Date.now() + seconds * 1000);
-/** A TOTP code from a time step later than any accepted before. */
-async function nextTotp(secret: string) {
-  advance(30);
-  return totpCode(secret);
-}
+const advance = advanceClock;
 
 type User = { id: string; email: string; password: string };
 

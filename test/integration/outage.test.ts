@@ -124,11 +124,12 @@ let user: { email: string; password: string };
 const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
-function clientCredentials(): Promise<Response> {
-  return fetch(`${t.issuer}/token`, {
+/** A client-credentials token request: the file's bot at the shared server unless told otherwise. */
+function clientCredentials(issuer = t.issuer, clientId = bot.id, secret = bot.secret): Promise<Response> {
+  return fetch(`${issuer}/token`, {
     method: 'POST',
     headers: {
-      authorization: basic(bot.id, bot.secret),
+      authorization: basic(clientId, secret),
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     },
@@ -355,6 +356,7 @@ async function recovers(down: 'postgres' | 'redis', from: number): Promise<void>
   expect(events.filter((line) => line.err !== undefined)).toEqual([]);
 }
 
+
 describe('with Redis stopped', () => {
   it('answers 503 + Retry-After (JSON temporarily_unavailable or the translated page) where Redis is needed, and recovers without a restart', async () => {
     const { interaction, ccToken } = await prepare();
@@ -439,16 +441,7 @@ describe('with the pool exhausted', () => {
     );
     try {
       const created = await small.container.clients.create({ name: 'Pool bot', type: 'service' }, 'test');
-      const token = () =>
-        fetch(`${small.issuer}/token`, {
-          method: 'POST',
-          body: 'grant_type=client_credentials',
-          headers: {
-            authorization: basic(created.client.clientId, created.secret!),
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-          },
-        });
+      const token = () => clientCredentials(small.issuer, created.client.clientId, created.secret!);
       expect((await token()).status).toBe(200);
       // The test holds the pool's only connection in an open transaction.
       const holder = small.container.dataSource.createQueryRunner();
@@ -485,16 +478,7 @@ describe('with a statement blocked by a lock', () => {
     await locker.connect();
     try {
       const created = await small.container.clients.create({ name: 'Lock bot', type: 'service' }, 'test');
-      const token = () =>
-        fetch(`${small.issuer}/token`, {
-          method: 'POST',
-          body: 'grant_type=client_credentials',
-          headers: {
-            authorization: basic(created.client.clientId, created.secret!),
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-          },
-        }).then(answer);
+      const token = () => clientCredentials(small.issuer, created.client.clientId, created.secret!).then(answer);
       // Every read of the clients table now waits for the test's transaction.
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE clients IN ACCESS EXCLUSIVE MODE');

@@ -12,25 +12,7 @@ import { runCli } from '../../src/cli/index.js';
 import { subjectKey } from '../../src/infra/rate-limiter-store.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  auditEvents,
-  authorizationRequest,
-  createRelyingParty,
-  emailedCode,
-  finishAtCallback,
-  linkIn,
-  mailTo,
-  messagesTo,
-  openPage,
-  passkeyCsrf,
-  postJson,
-  spendLink,
-  startAccountsServer,
-  strongPassword,
-  submitForm,
-  submitLogin,
-  totpCode,
-  uniqueEmail,
-  type AccountsServer,
+  auditEvents, authorizationRequest, createRelyingParty, emailedCode, finishAtCallback, linkIn, mailTo, messagesTo, openPage, passkeyCsrf, postJson, spendLink, startAccountsServer, strongPassword, submitForm, submitLogin, totpCode, uniqueEmail, type AccountsServer, advanceClock, nextTotp,
 } from '../helpers/accounts-fixtures.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -62,11 +44,7 @@ afterAll(async () => {
 });
 
 const at = (path: string) => new URL(path, s.t.issuer);
-const advance = (seconds: number) => vi.setSystemTime(Date.now() + seconds * 1000);
-async function nextTotp(secret: string) {
-  advance(30);
-  return totpCode(secret);
-}
+const advance = advanceClock;
 
 type User = { id: string; email: string; password: string };
 
