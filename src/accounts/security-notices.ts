@@ -59,7 +59,8 @@ export function createSecurityNotices(deps: SecurityNoticesDeps) {
     async recoveryCodesRegenerated(repos: NoticeRepos, accountId: string, context: FlowContext): Promise<void> {
       const to = await ownerOf(repos, accountId);
       if (!to) return;
-      await notifier.sendWithin(repos, 'recovery-codes-regenerated', to, context.locale, notice(context), { accountId });
+      await notifier.sendWithin(repos, 'recovery-codes-regenerated', to, context.locale, notice(context),
+        { accountId });
     },
 
     /** A sign-in from a browser without this account's device cookie (config `notifications.newDeviceSignIn`). */

@@ -13,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
 import { BrowserAgent, formAction, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  accountRow, alertText, auditEvents, authorizationRequest, createAccount, createRelyingParty, emailedCode, finishAtCallback, linkIn, mailTo, messagesTo, openPage, passkeyCsrf, postJson, recoveryCodesOn, startAccountsServer, startSmsWebhook, strongPassword, submitForm, submitLogin, totpCode, totpKeyOn, uniqueEmail, uniquePhone, type AccountsServer, type SmsWebhook, advanceClock, nextTotp,
+  accountRow, alertText, auditEvents, authorizationRequest, createAccount, createRelyingParty, emailedCode,
+  finishAtCallback, linkIn, mailTo, messagesTo, openPage, passkeyCsrf, postJson, recoveryCodesOn, startAccountsServer,
+  startSmsWebhook, strongPassword, submitForm, submitLogin, totpCode, totpKeyOn, uniqueEmail, uniquePhone,
+  type AccountsServer, type SmsWebhook, advanceClock, nextTotp,
 } from '../helpers/accounts-fixtures.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 

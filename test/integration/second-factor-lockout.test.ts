@@ -12,7 +12,9 @@ import { runCli } from '../../src/cli/index.js';
 import { subjectKey } from '../../src/infra/rate-limiter-store.js';
 import { BrowserAgent, formValue, type PageResponse } from '../helpers/browser-agent.js';
 import {
-  auditEvents, authorizationRequest, createRelyingParty, emailedCode, finishAtCallback, linkIn, mailTo, messagesTo, openPage, passkeyCsrf, postJson, spendLink, startAccountsServer, strongPassword, submitForm, submitLogin, totpCode, uniqueEmail, type AccountsServer, advanceClock, nextTotp,
+  auditEvents, authorizationRequest, createRelyingParty, emailedCode, finishAtCallback, linkIn, mailTo, messagesTo,
+  openPage, passkeyCsrf, postJson, spendLink, startAccountsServer, strongPassword, submitForm, submitLogin, totpCode,
+  uniqueEmail, type AccountsServer, advanceClock, nextTotp,
 } from '../helpers/accounts-fixtures.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
